@@ -1,0 +1,16 @@
+"""/api/v1/: every practice registers its viewsets on one router."""
+
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from mainspring.identity import api as identity_api
+from mainspring.incidents import api as incident_api
+
+router = DefaultRouter(trailing_slash=True)
+incident_api.register(router)
+identity_api.register(router)
+
+urlpatterns = [
+    path("auth/token/", identity_api.ObtainTokenView.as_view(), name="api-token"),
+    path("", include(router.urls)),
+]

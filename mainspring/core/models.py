@@ -1,0 +1,263 @@
+"""The ticket core shared by every practice (DESIGN.md, "A ticket is a ticket").
+
+A concrete ``Ticket`` table holds what every work item shares; each practice adds a
+one-to-one table (``Incident(Ticket)``). Journal, attachments, audit, watchers and links
+point at ``Ticket``, so a queue across practices or a timeline is one indexed query.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+
+class Level(models.TextChoices):
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+
+
+class Channel(models.TextChoices):
+    """How a change or a ticket reached us."""
+
+    PORTAL = "portal", "Portal"
+    UI = "ui", "Agent workspace"
+    EMAIL = "email", "Email"
+    PHONE = "phone", "Phone"
+    API = "api", "API"
+    MONITORING = "monitoring", "Monitoring"
+    SYSTEM = "system", "System"
+
+
+class Ticket(models.Model):
+    """A work item of any practice. ``kind`` is here so lists never need the join."""
+
+    number = models.CharField(max_length=20, unique=True, editable=False)
+    kind = models.CharField(max_length=20, editable=False)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    state = models.CharField(max_length=32)
+    # Denormalised from ``state`` so every queue ("open ...") is one index range.
+    is_open = models.BooleanField(default=True)
+    impact = models.CharField(max_length=8, choices=Level.choices, default=Level.LOW)
+    urgency = models.CharField(max_length=8, choices=Level.choices, default=Level.LOW)
+    priority = models.PositiveSmallIntegerField(default=5)
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.PORTAL)
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="requested_tickets"
+    )
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="opened_tickets"
+    )
+    assignment_group = models.ForeignKey(
+        "identity.AssignmentGroup", on_delete=models.PROTECT, null=True, blank=True,
+        related_name="tickets",
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="assigned_tickets",
+    )
+    parent = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    responded_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        indexes = [
+            # Queues: newest first within a scope. Each is (scope..., is_open, -id).
+            models.Index(fields=["is_open", "-id"], name="ticket_open_idx"),
+            models.Index(fields=["assignee", "is_open", "-id"], name="ticket_assignee_idx"),
+            models.Index(fields=["assignment_group", "is_open", "-id"], name="ticket_group_idx"),
+            models.Index(fields=["requester", "-id"], name="ticket_requester_idx"),
+            models.Index(fields=["state", "-id"], name="ticket_state_idx"),
+            models.Index(fields=["priority", "-id"], name="ticket_priority_idx"),
+            models.Index(fields=["is_open", "priority", "-id"], name="ticket_open_prio_idx"),
+            models.Index(fields=["-updated_at"], name="ticket_updated_idx"),
+            models.Index(fields=["-created_at"], name="ticket_created_idx"),
+            models.Index(fields=["state", "resolved_at"], name="ticket_resolved_idx"),
+            models.Index(fields=["parent"], name="ticket_parent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.title}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("ticket-detail", args=[self.number])
+
+    @property
+    def web_url(self) -> str:
+        return settings.BASE_URL + self.get_absolute_url()
+
+
+class NumberSequence(models.Model):
+    """Per-kind counter on SQLite; PostgreSQL uses a real sequence (core.numbering)."""
+
+    prefix = models.CharField(max_length=8, primary_key=True)
+    last_value = models.BigIntegerField(default=1000)
+
+
+class JournalKind(models.TextChoices):
+    COMMENT = "comment", "Comment"  # public: the requester sees it
+    WORK_NOTE = "work_note", "Work note"  # internal: agents only
+    SYSTEM = "system", "System"
+
+
+class JournalEntry(models.Model):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="journal")
+    kind = models.CharField(max_length=16, choices=JournalKind.choices)
+    body = models.TextField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
+    )
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.UI)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["ticket", "created_at", "id"], name="journal_ticket_idx")]
+        ordering = ["created_at", "id"]
+
+    @property
+    def is_public(self) -> bool:
+        return self.kind != JournalKind.WORK_NOTE
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    # The stored name is ours (a UUID); the user's file name is only ever displayed.
+    return f"attachments/{instance.storage_key.hex[:2]}/{instance.storage_key.hex}"
+
+
+class Attachment(models.Model):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="attachments")
+    storage_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    file = models.FileField(upload_to=attachment_path, max_length=200)
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100, default="application/octet-stream")
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["ticket", "created_at"], name="attachment_ticket_idx")]
+        ordering = ["created_at", "id"]
+
+
+class AuditEntry(models.Model):
+    """Append-only: one row per changed field (who, when, old → new, channel)."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="audit")
+    field = models.CharField(max_length=50)
+    old_value = models.TextField(blank=True)
+    new_value = models.TextField(blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
+    )
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["ticket", "created_at", "id"], name="audit_ticket_idx")]
+        ordering = ["created_at", "id"]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Audit entries are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Audit entries are append-only.")
+
+
+class Watcher(models.Model):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="watchers")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watching"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["ticket", "user"], name="uniq_watcher")]
+        indexes = [models.Index(fields=["user", "ticket"], name="watcher_user_idx")]
+
+
+class LinkKind(models.TextChoices):
+    RELATED = "related", "Related to"
+    DUPLICATE_OF = "duplicate_of", "Duplicate of"
+    CAUSED_BY = "caused_by", "Caused by"
+
+
+class TicketLink(models.Model):
+    """A typed link; parent/child lives on ``Ticket.parent`` since a child has one parent."""
+
+    source = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="links_out")
+    target = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="links_in")
+    kind = models.CharField(max_length=20, choices=LinkKind.choices)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "target", "kind"], name="uniq_link"),
+            models.CheckConstraint(
+                condition=~models.Q(source=models.F("target")), name="link_not_self"
+            ),
+        ]
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a create sent with an ``Idempotency-Key``, replayed on retry."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    key = models.CharField(max_length=200)
+    endpoint = models.CharField(max_length=200)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "endpoint", "key"], name="uniq_idempotency"),
+        ]
+
+
+class WorkerHeartbeat(models.Model):
+    """Each worker writes here periodically; /readyz checks one was seen recently."""
+
+    worker_id = models.CharField(max_length=64, primary_key=True)
+    hostname = models.CharField(max_length=255)
+    seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+
+class PeriodicRun(models.Model):
+    """When each periodic job is next due; claimed with a conditional update."""
+
+    name = models.CharField(max_length=100, primary_key=True)
+    next_run_at = models.DateTimeField()
+    last_run_at = models.DateTimeField(null=True, blank=True)
+
+
+class SavedView(models.Model):
+    """An agent's saved queue filter (the query string of the queue page)."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views"
+    )
+    name = models.CharField(max_length=80)
+    query = models.CharField(max_length=1000)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="uniq_saved_view_name"),
+        ]

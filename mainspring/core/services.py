@@ -1,0 +1,363 @@
+"""Domain operations shared by every ticket kind: the one way in for core data.
+
+Practice services (``incidents.services``) call these for the parts every ticket has:
+field changes with audit, the journal, attachments, watchers and links. Every function
+takes the actor as keyword-only ``by=`` and the ``channel`` the change came through,
+runs in one transaction, checks the policy and publishes a ``TicketEvent``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import File
+from django.db import models, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from mainspring.identity.policy import Action, Forbidden, is_agent, require
+
+from .events import TicketEvent, publish
+from .models import (
+    Attachment,
+    AuditEntry,
+    Channel,
+    JournalEntry,
+    JournalKind,
+    LinkKind,
+    Ticket,
+    TicketLink,
+    Watcher,
+)
+
+__all__ = [
+    "StaleVersion",
+    "TicketValidationError",
+    "add_attachment",
+    "add_journal_entry",
+    "add_watcher",
+    "apply_changes",
+    "audit_value",
+    "link_tickets",
+    "remove_watcher",
+    "sanitize_filename",
+]
+
+
+class StaleVersion(Exception):
+    """The change was based on an older version of the ticket (HTTP 412 / UI conflict)."""
+
+    def __init__(self, current: int):
+        self.current = current
+        super().__init__(
+            f"This ticket was changed by someone else (now version {current}). "
+            "Reload it and apply your change again."
+        )
+
+
+class TicketValidationError(Exception):
+    """Field-level validation failure: ``fields`` maps field name to messages."""
+
+    def __init__(self, fields: Mapping[str, str | list[str]], message: str = "Invalid input."):
+        self.fields = {k: [v] if isinstance(v, str) else list(v) for k, v in fields.items()}
+        super().__init__(message)
+
+
+def audit_value(value: Any) -> str:
+    """How a value is written in the audit trail: model instances by their label."""
+    if value is None:
+        return ""
+    if isinstance(value, models.Model):
+        return str(getattr(value, "number", None) or value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def lock_ticket(ticket: Ticket, expected_version: int | None) -> None:
+    """Claim the next version, or refuse if someone else got there first.
+
+    A conditional UPDATE makes the check and the bump one atomic step on both
+    databases, so two concurrent writers can never both succeed from one version.
+    """
+    qs = Ticket.objects.filter(pk=ticket.pk)
+    if expected_version is not None:
+        qs = qs.filter(version=expected_version)
+    now = timezone.now()
+    updated = qs.update(version=F("version") + 1, updated_at=now)
+    if not updated:
+        current = Ticket.objects.filter(pk=ticket.pk).values_list("version", flat=True).first()
+        raise StaleVersion(current or 0)
+    ticket.version = Ticket.objects.filter(pk=ticket.pk).values_list("version", flat=True)[0]
+    ticket.updated_at = now
+
+
+# Bookkeeping columns derived from audited ones; recording them would only add noise.
+_NOT_AUDITED = frozenset({"is_open", "version", "updated_at"})
+
+
+def write_audit(
+    ticket: Ticket,
+    changes: Mapping[str, tuple[Any, Any]],
+    *,
+    by,
+    channel: str,
+) -> None:
+    now = timezone.now()
+    changes = {k: v for k, v in changes.items() if k not in _NOT_AUDITED}
+    AuditEntry.objects.bulk_create(
+        [
+            AuditEntry(
+                ticket_id=ticket.pk,
+                field=name,
+                old_value=audit_value(old),
+                new_value=audit_value(new),
+                actor_id=getattr(by, "pk", None),
+                channel=channel,
+                created_at=now,
+            )
+            for name, (old, new) in changes.items()
+        ]
+    )
+
+
+def apply_changes(
+    obj: Ticket,
+    values: Mapping[str, Any],
+    *,
+    by,
+    channel: str,
+    expected_version: int | None = None,
+    event: str = "field_changed",
+    event_data: dict | None = None,
+) -> dict[str, tuple[Any, Any]]:
+    """Set fields on a ticket (or its practice subclass), audit and publish.
+
+    Returns the changes made (field → (old, new)). Unchanged values are skipped. The
+    version is bumped (and checked against ``expected_version``) even when nothing
+    changed but ``event`` is a state change, so every write is ordered.
+    """
+    changes: dict[str, tuple[Any, Any]] = {}
+    for name, new in values.items():
+        old = getattr(obj, name)
+        if old != new:
+            changes[name] = (old, new)
+            setattr(obj, name, new)
+    if not changes and event == "field_changed":
+        if expected_version is not None and expected_version != obj.version:
+            raise StaleVersion(obj.version)
+        return changes
+    lock_ticket(obj, expected_version)
+    update_fields = [*changes.keys(), "version", "updated_at"]
+    # Model.save with update_fields writes each parent table it touches (MTI).
+    obj.save(update_fields=_concrete_names(obj, update_fields))
+    write_audit(obj, changes, by=by, channel=channel)
+    ticket_id = obj.pk
+    publish(
+        TicketEvent(
+            name=event,
+            ticket_id=ticket_id,
+            actor_id=getattr(by, "pk", None),
+            channel=channel,
+            changes=changes,
+            data=event_data or {},
+        )
+    )
+    if "assignee" in changes or "assignment_group" in changes:
+        publish(
+            TicketEvent(
+                name="assigned",
+                ticket_id=ticket_id,
+                actor_id=getattr(by, "pk", None),
+                channel=channel,
+                changes={k: v for k, v in changes.items() if k in ("assignee", "assignment_group")},
+            )
+        )
+    return changes
+
+
+def _concrete_names(obj: models.Model, names: Iterable[str]) -> list[str]:
+    fields = {f.name: f for f in obj._meta.concrete_fields}
+    out = []
+    for name in names:
+        f = fields.get(name)
+        if f is not None:
+            out.append(f.name)
+    return out
+
+
+def add_journal_entry(
+    ticket: Ticket,
+    *,
+    by,
+    kind: str,
+    body: str,
+    channel: str = Channel.UI,
+) -> JournalEntry:
+    """Add a public comment or an internal work note.
+
+    Requesters may only comment. An agent's first public comment records the first
+    response time.
+    """
+    body = (body or "").strip()
+    if not body:
+        raise TicketValidationError({"body": "Write something first."})
+    if len(body) > 65_536:
+        raise TicketValidationError({"body": "Keep it under 64 KB; attach longer text as a file."})
+    if kind not in (JournalKind.COMMENT, JournalKind.WORK_NOTE):
+        raise TicketValidationError({"kind": "Use 'comment' or 'work_note'."})
+    require(by, Action.WORK_NOTE if kind == JournalKind.WORK_NOTE else Action.COMMENT, ticket)
+    with transaction.atomic():
+        now = timezone.now()
+        entry = JournalEntry.objects.create(
+            ticket=ticket, kind=kind, body=body, author=by, channel=channel, created_at=now
+        )
+        lock_ticket(ticket, None)
+        changes: dict[str, tuple[Any, Any]] = {}
+        if kind == JournalKind.COMMENT and is_agent(by) and ticket.responded_at is None:
+            Ticket.objects.filter(pk=ticket.pk).update(responded_at=now)
+            ticket.responded_at = now
+            changes["responded_at"] = (None, now)
+            write_audit(ticket, changes, by=by, channel=channel)
+        publish(
+            TicketEvent(
+                name="commented",
+                ticket_id=ticket.pk,
+                actor_id=by.pk,
+                channel=channel,
+                changes=changes,
+                data={"entry_id": entry.pk, "kind": kind},
+            )
+        )
+    return entry
+
+
+def add_system_entry(ticket: Ticket, body: str, *, by=None, channel: str = Channel.SYSTEM):
+    return JournalEntry.objects.create(
+        ticket=ticket, kind=JournalKind.SYSTEM, body=body, author=by, channel=channel
+    )
+
+
+_BAD_FILENAME_CHARS = {"/", "\\", "\x00", ":", "*", "?", '"', "<", ">", "|"}
+
+
+def sanitize_filename(name: str) -> str:
+    """A display-safe file name: no path, no control or bidi characters, ≤ 150 chars."""
+    name = unicodedata.normalize("NFC", name or "")
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = "".join(
+        "_" if (ch in _BAD_FILENAME_CHARS or unicodedata.category(ch) in {"Cc", "Cf"}) else ch
+        for ch in name
+    ).strip(" .")
+    if not cleaned:
+        cleaned = "file"
+    if len(cleaned) > 150:
+        stem, dot, ext = cleaned.rpartition(".")
+        ext = ext[:20] if dot else ""
+        cleaned = (stem if dot else cleaned)[: 150 - len(ext) - 1] + ("." + ext if ext else "")
+    return cleaned
+
+
+class AttachmentTooLarge(Exception):
+    def __init__(self, limit: int):
+        self.limit = limit
+        super().__init__(f"Attachments are limited to {limit // (1024 * 1024)} MB.")
+
+
+def add_attachment(
+    ticket: Ticket, *, by, upload: File, channel: str = Channel.UI
+) -> Attachment:
+    """Store an uploaded file under a generated name; the client's type is not trusted.
+
+    Every download is served as an attachment with ``nosniff``, so the stored type only
+    labels the file; it never makes a browser render it.
+    """
+    require(by, Action.ATTACH, ticket)
+    limit = settings.ATTACHMENT_MAX_BYTES
+    size = upload.size or 0
+    if size > limit:
+        raise AttachmentTooLarge(limit)
+    if size == 0:
+        raise TicketValidationError({"file": "The file is empty."})
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    filename = sanitize_filename(getattr(upload, "name", "") or "file")
+    with transaction.atomic():
+        attachment = Attachment(
+            ticket=ticket,
+            filename=filename,
+            content_type="application/octet-stream",
+            size=size,
+            sha256=digest.hexdigest(),
+            uploaded_by=by,
+        )
+        attachment.file.save("upload", upload, save=False)
+        attachment.save()
+        lock_ticket(ticket, None)
+        write_audit(ticket, {"attachment": ("", filename)}, by=by, channel=channel)
+        publish(
+            TicketEvent(
+                name="attached",
+                ticket_id=ticket.pk,
+                actor_id=by.pk,
+                channel=channel,
+                data={"attachment_id": attachment.pk},
+            )
+        )
+    return attachment
+
+
+def add_watcher(ticket: Ticket, *, by, user=None, channel: str = Channel.UI) -> Watcher:
+    """``by`` starts watching (or, for agents, adds ``user`` as a watcher)."""
+    target = user or by
+    if target.pk != by.pk:
+        require(by, Action.EDIT, ticket)
+    else:
+        require(by, Action.WATCH, ticket)
+    with transaction.atomic():
+        watcher, created = Watcher.objects.get_or_create(ticket=ticket, user=target)
+        if created:
+            write_audit(ticket, {"watcher": ("", target.username)}, by=by, channel=channel)
+    return watcher
+
+
+def remove_watcher(ticket: Ticket, *, by, user=None, channel: str = Channel.UI) -> None:
+    target = user or by
+    if target.pk != by.pk:
+        require(by, Action.EDIT, ticket)
+    with transaction.atomic():
+        deleted, _ = Watcher.objects.filter(ticket=ticket, user=target).delete()
+        if deleted:
+            write_audit(ticket, {"watcher": (target.username, "")}, by=by, channel=channel)
+
+
+def link_tickets(
+    source: Ticket, target: Ticket, *, by, kind: str, channel: str = Channel.UI
+) -> TicketLink:
+    """Link two tickets (related, duplicate of, caused by). Agents only."""
+    require(by, Action.LINK, source)
+    require(by, Action.VIEW, target)
+    if kind not in LinkKind.values:
+        raise TicketValidationError({"kind": f"Use one of: {', '.join(LinkKind.values)}."})
+    if source.pk == target.pk:
+        raise TicketValidationError({"target": "A ticket cannot be linked to itself."})
+    with transaction.atomic():
+        link, created = TicketLink.objects.get_or_create(
+            source=source, target=target, kind=kind, defaults={"created_by": by}
+        )
+        if created:
+            write_audit(
+                source, {f"link:{kind}": ("", target.number)}, by=by, channel=channel
+            )
+    return link
+
+
+def ensure_agent(user) -> None:
+    if not is_agent(user):
+        raise Forbidden("Only agents may do this.")

@@ -1,0 +1,147 @@
+"""Views every practice shares: health, the stable ticket address, downloads, errors."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+)
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from mainspring.identity.policy import Action, NotVisible, is_agent, require, visible_tickets
+
+from .models import Attachment, Ticket, WorkerHeartbeat
+
+KIND_ROUTES = {"incident": "incidents:detail"}
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/") or "application/json" in request.headers.get(
+        "Accept", ""
+    )
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """Agents land on their queue, requesters on the portal."""
+    if is_agent(request.user):
+        return redirect("incidents:queue")
+    return redirect("portal:home")
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """The process is up (no database access: a liveness probe)."""
+    return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Ready for traffic: database reachable, migrations applied, a worker seen recently."""
+    checks: dict[str, str] = {}
+    ok = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:  # any driver error means "not ready", never a 500
+        checks["database"] = f"error: {exc.__class__.__name__}"
+        return JsonResponse({"status": "unavailable", "checks": checks}, status=503)
+    try:
+        executor = MigrationExecutor(connection)
+        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        checks["migrations"] = "ok" if not pending else f"{len(pending)} pending"
+        ok = ok and not pending
+    except Exception as exc:
+        checks["migrations"] = f"error: {exc.__class__.__name__}"
+        ok = False
+    cutoff = timezone.now() - timedelta(seconds=settings.WORKER_HEARTBEAT_STALE_SECONDS)
+    try:
+        seen = WorkerHeartbeat.objects.filter(seen_at__gte=cutoff).exists()
+    except Exception:
+        seen = False
+    checks["worker"] = "ok" if seen else "no worker seen recently"
+    ok = ok and seen
+    return JsonResponse(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
+    )
+
+
+@login_required
+def ticket_redirect(request: HttpRequest, number: str) -> HttpResponse:
+    """The stable address of any ticket (``web_url``): sends each person to their view."""
+    ticket = visible_tickets(request.user).filter(number=number.upper()).only("kind").first()
+    if ticket is None:
+        raise Http404
+    if not is_agent(request.user):
+        return redirect("portal:ticket", number=number.upper())
+    return redirect(KIND_ROUTES.get(ticket.kind, "incidents:detail"), number=number.upper())
+
+
+@login_required
+def download_attachment(request: HttpRequest, key) -> HttpResponse:
+    """Only people who may see the ticket may download; always as a download."""
+    attachment = Attachment.objects.select_related("ticket").filter(storage_key=key).first()
+    if attachment is None:
+        raise Http404
+    try:
+        require(request.user, Action.VIEW, attachment.ticket)
+    except NotVisible as exc:
+        raise Http404 from exc
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404 from exc
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=attachment.filename,
+        content_type="application/octet-stream",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _error(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse(
+            {"error": {"code": code, "message": message, "fields": {}}}, status=status
+        )
+    return render(
+        request, "error.html", {"status": status, "message": message}, status=status
+    )
+
+
+def bad_request(request: HttpRequest, exception=None) -> HttpResponse:
+    return _error(request, 400, "bad_request", "The request could not be understood.")
+
+
+def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:
+    return _error(request, 403, "forbidden", "You may not do this.")
+
+
+def page_not_found(request: HttpRequest, exception=None) -> HttpResponse:
+    return _error(request, 404, "not_found", "Not found.")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return _error(request, 500, "server_error", "Something went wrong on our side.")
+
+
+def login_url_with_next(path: str) -> HttpResponseRedirect:
+    return HttpResponseRedirect(f"{reverse('login')}?next={path}")

@@ -1,0 +1,487 @@
+"""Incident operations: the one way in for the UI, the API and (later) e-mail intake.
+
+Each function runs in one transaction, checks ``identity.policy``, validates, writes
+the audit trail through ``core.services`` and publishes ticket events (which enqueue
+notifications in the same transaction). Each takes the actor as ``by=`` and returns the
+changed incident.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from mainspring.core import services as core
+from mainspring.core.events import TicketEvent, publish
+from mainspring.core.models import Channel, Level
+from mainspring.core.numbering import next_number
+from mainspring.core.services import StaleVersion, TicketValidationError
+from mainspring.core.states import InvalidTransition
+from mainspring.identity.models import AssignmentGroup, Membership, User
+from mainspring.identity.policy import (
+    Action,
+    Forbidden,
+    can,
+    is_agent,
+    require,
+    writable_fields,
+)
+
+from .models import KIND, PREFIX, Category, HoldReason, Incident, PriorityRule, ResolutionCode
+from .models import IncidentState as S
+from .states import INCIDENT_MACHINE
+
+__all__ = [
+    "InvalidTransition",
+    "StaleVersion",
+    "TicketValidationError",
+    "assign",
+    "auto_close_resolved",
+    "calculate_priority",
+    "cancel",
+    "close",
+    "create_incident",
+    "hold",
+    "reopen",
+    "resolve",
+    "resume",
+    "start",
+    "transition",
+    "update_incident",
+]
+
+DEFAULT_MATRIX = {
+    (Level.HIGH, Level.HIGH): 1,
+    (Level.HIGH, Level.MEDIUM): 2,
+    (Level.MEDIUM, Level.HIGH): 2,
+    (Level.HIGH, Level.LOW): 3,
+    (Level.MEDIUM, Level.MEDIUM): 3,
+    (Level.LOW, Level.HIGH): 3,
+    (Level.MEDIUM, Level.LOW): 4,
+    (Level.LOW, Level.MEDIUM): 4,
+    (Level.LOW, Level.LOW): 5,
+}
+
+
+def calculate_priority(impact: str, urgency: str) -> int:
+    """Priority 1–5 from the admin-managed impact × urgency matrix."""
+    rule = PriorityRule.objects.filter(impact=impact, urgency=urgency).first()
+    if rule is not None:
+        return rule.priority
+    return DEFAULT_MATRIX.get((impact, urgency), 5)
+
+
+def _validate_level(name: str, value: Any, errors: dict[str, str]) -> None:
+    if value not in Level.values:
+        errors[name] = f"Choose one of: {', '.join(Level.values)}."
+
+
+def _clean(
+    data: dict[str, Any], *, by: User, creating: bool, instance: Incident | None = None
+) -> dict[str, Any]:
+    """Check a payload against the actor's writable fields and the data's own rules."""
+    allowed = writable_fields(by, creating=creating)
+    errors: dict[str, str] = {}
+    for name in data:
+        if name not in allowed:
+            errors[name] = "You may not set this field."
+    if errors:
+        raise TicketValidationError(errors)
+    clean: dict[str, Any] = {}
+    if "title" in data or creating:
+        title = (data.get("title") or "").strip()
+        if not title:
+            errors["title"] = "Give a short description of the problem."
+        elif len(title) > 200:
+            errors["title"] = "Keep the short description under 200 characters."
+        clean["title"] = title
+    if "description" in data:
+        description = data.get("description") or ""
+        if len(description) > 65_536:
+            errors["description"] = "Keep the description under 64 KB; attach long logs."
+        clean["description"] = description
+    for name in ("impact", "urgency"):
+        if name in data:
+            _validate_level(name, data[name], errors)
+            clean[name] = data[name]
+    category = data.get("category", instance.category if instance else None)
+    if "category" in data:
+        if category is not None and (not category.active or category.parent_id is not None):
+            errors["category"] = "Choose an active top-level category."
+        clean["category"] = category
+    if "subcategory" in data:
+        sub = data["subcategory"]
+        if sub is not None and (
+            not sub.active or category is None or sub.parent_id != category.pk
+        ):
+            errors["subcategory"] = "Choose a subcategory of the chosen category."
+        clean["subcategory"] = sub
+    elif "category" in data and instance is not None and instance.subcategory_id:
+        if instance.subcategory.parent_id != getattr(category, "pk", None):
+            clean["subcategory"] = None
+    if "requester" in data:
+        requester = data["requester"]
+        if requester is None or not requester.is_active:
+            errors["requester"] = "Choose an active user."
+        clean["requester"] = requester
+    if "assignment_group" in data:
+        group = data["assignment_group"]
+        if group is not None and not group.active:
+            errors["assignment_group"] = "Choose an active group."
+        clean["assignment_group"] = group
+    if "assignee" in data:
+        assignee = data["assignee"]
+        if assignee is not None and not (assignee.is_active and is_agent(assignee)):
+            errors["assignee"] = "Only active agents can be assigned."
+        clean["assignee"] = assignee
+    if "channel" in data:
+        if data["channel"] not in Channel.values:
+            errors["channel"] = f"Choose one of: {', '.join(Channel.values)}."
+        clean["channel"] = data["channel"]
+    if "major_incident" in data:
+        clean["major_incident"] = bool(data["major_incident"])
+    if "parent" in data:
+        parent = data["parent"]
+        if parent is not None:
+            if instance is not None and parent.pk == instance.pk:
+                errors["parent"] = "An incident cannot be its own parent."
+            elif parent.parent_id is not None:
+                errors["parent"] = "Choose a parent that is not itself a child."
+        clean["parent"] = parent
+    group = clean.get("assignment_group", instance.assignment_group if instance else None)
+    assignee = clean.get("assignee", instance.assignee if instance else None)
+    if group is not None and assignee is not None and (
+        "assignee" in clean or "assignment_group" in clean
+    ):
+        if not Membership.objects.filter(group=group, user=assignee).exists():
+            errors["assignee"] = f"{assignee.name} is not a member of {group.name}."
+    if errors:
+        raise TicketValidationError(errors)
+    return clean
+
+
+@transaction.atomic
+def create_incident(*, by: User, channel: str = Channel.UI, **data: Any) -> Incident:
+    """Log a new incident. Agents may log on someone's behalf and set any field."""
+    if not by.is_authenticated or not by.is_active:
+        raise Forbidden("Sign in first.")
+    clean = _clean(data, by=by, creating=True)
+    clean.setdefault("requester", by)
+    clean.setdefault("impact", Level.LOW if not is_agent(by) else Level.MEDIUM)
+    clean.setdefault("urgency", Level.LOW if not is_agent(by) else Level.MEDIUM)
+    if not is_agent(by):
+        clean["requester"] = by
+        channel = Channel.PORTAL if channel == Channel.UI else channel
+        clean["channel"] = channel
+    clean.setdefault("channel", channel)
+    now = timezone.now()
+    incident = Incident(
+        number=next_number(PREFIX),
+        kind=KIND,
+        state=S.NEW,
+        is_open=True,
+        priority=calculate_priority(clean["impact"], clean["urgency"]),
+        opened_by=by,
+        created_at=now,
+        updated_at=now,
+        **clean,
+    )
+    incident.save()
+    core.write_audit(
+        incident,
+        {"state": (None, S.NEW), "priority": (None, incident.priority)},
+        by=by,
+        channel=channel,
+    )
+    publish(TicketEvent("created", incident.pk, by.pk, channel))
+    if incident.assignee_id or incident.assignment_group_id:
+        publish(
+            TicketEvent(
+                "assigned",
+                incident.pk,
+                by.pk,
+                channel,
+                changes={
+                    "assignee": (None, incident.assignee),
+                    "assignment_group": (None, incident.assignment_group),
+                },
+            )
+        )
+    return incident
+
+
+@transaction.atomic
+def update_incident(
+    incident: Incident,
+    *,
+    by: User,
+    channel: str = Channel.UI,
+    expected_version: int | None = None,
+    **data: Any,
+) -> Incident:
+    """Change fields. ``expected_version`` guards against lost updates (StaleVersion)."""
+    require(by, Action.EDIT, incident)
+    if incident.state not in INCIDENT_MACHINE.open_states() and data:
+        raise TicketValidationError(
+            {"state": "A resolved, closed or cancelled incident cannot be edited; reopen it."}
+        )
+    clean = _clean(data, by=by, creating=False, instance=incident)
+    _check_reassignment(incident, clean, by)
+    if "impact" in clean or "urgency" in clean:
+        clean["priority"] = calculate_priority(
+            clean.get("impact", incident.impact), clean.get("urgency", incident.urgency)
+        )
+    if "assignee" in clean and incident.assignee_id and clean["assignee"] != incident.assignee:
+        clean["reassignment_count"] = incident.reassignment_count + 1
+    core.apply_changes(incident, clean, by=by, channel=channel, expected_version=expected_version)
+    return incident
+
+
+def _check_reassignment(incident: Incident, clean: dict[str, Any], by: User) -> None:
+    """Taking a ticket off a colleague is the group manager's (or admin's) call."""
+    moving_assignee = (
+        "assignee" in clean
+        and incident.assignee_id is not None
+        and clean["assignee"] != incident.assignee
+        and incident.assignee_id != by.pk
+    )
+    moving_group = (
+        "assignment_group" in clean
+        and incident.assignment_group_id is not None
+        and incident.assignee_id is not None
+        and clean["assignment_group"] != incident.assignment_group
+        and incident.assignee_id != by.pk
+    )
+    if (moving_assignee or moving_group) and not can(by, Action.REASSIGN, incident):
+        raise Forbidden(
+            "This incident is assigned to someone else; ask a manager of its group to reassign it."
+        )
+
+
+@transaction.atomic
+def assign(
+    incident: Incident,
+    *,
+    by: User,
+    assignment_group: AssignmentGroup | None = None,
+    assignee: User | None = None,
+    channel: str = Channel.UI,
+    expected_version: int | None = None,
+) -> Incident:
+    """Set the group and/or assignee (clearing neither when it is not given)."""
+    require(by, Action.ASSIGN, incident)
+    data: dict[str, Any] = {}
+    if assignment_group is not None:
+        data["assignment_group"] = assignment_group
+    if assignee is not None:
+        data["assignee"] = assignee
+    if not data:
+        raise TicketValidationError({"assignee": "Choose a group or an assignee."})
+    return update_incident(
+        incident, by=by, channel=channel, expected_version=expected_version, **data
+    )
+
+
+def _transition(
+    incident: Incident,
+    name: str,
+    *,
+    by: User,
+    channel: str,
+    expected_version: int | None,
+    values: dict[str, Any] | None = None,
+) -> Incident:
+    """Run transition ``name``: state machine check, policy check, write, audit, publish."""
+    t = INCIDENT_MACHINE.check(incident.state, name)
+    require(by, t.action, incident)
+    if name == "reopen" and not is_agent(by) and incident.requester_id != by.pk:
+        raise Forbidden("Only the caller or an agent may reopen this incident.")
+    now = timezone.now()
+    values = dict(values or {})
+    values["state"] = t.target
+    values["is_open"] = INCIDENT_MACHINE.state(t.target).is_open
+    if t.target == S.RESOLVED:
+        values["resolved_at"] = now
+    if t.target in (S.CLOSED, S.CANCELLED):
+        values["closed_at"] = now
+    if t.target != S.ON_HOLD and incident.hold_reason:
+        values["hold_reason"] = ""
+    if name == "reopen":
+        values.update(resolved_at=None, resolution_code=None, resolution_notes="")
+    old_state = incident.state
+    core.apply_changes(
+        incident,
+        values,
+        by=by,
+        channel=channel,
+        expected_version=expected_version,
+        event="state_changed",
+        event_data={"transition": name, "from": old_state, "to": t.target},
+    )
+    return incident
+
+
+@transaction.atomic
+def start(incident: Incident, *, by: User, channel: str = Channel.UI,
+          expected_version: int | None = None) -> Incident:
+    """Begin work: New → In progress. Takes the incident if nobody has it."""
+    values: dict[str, Any] = {}
+    if incident.assignee_id is None and is_agent(by):
+        values["assignee"] = by
+    return _transition(incident, "start", by=by, channel=channel,
+                       expected_version=expected_version, values=values)
+
+
+@transaction.atomic
+def hold(incident: Incident, *, by: User, hold_reason: str, channel: str = Channel.UI,
+         expected_version: int | None = None) -> Incident:
+    """Pause: waiting on the caller, a vendor or a change."""
+    INCIDENT_MACHINE.check(incident.state, "hold")
+    if hold_reason not in HoldReason.values:
+        raise TicketValidationError(
+            {"hold_reason": f"Choose one of: {', '.join(HoldReason.values)}."}
+        )
+    return _transition(incident, "hold", by=by, channel=channel,
+                       expected_version=expected_version, values={"hold_reason": hold_reason})
+
+
+@transaction.atomic
+def resume(incident: Incident, *, by: User, channel: str = Channel.UI,
+           expected_version: int | None = None) -> Incident:
+    return _transition(incident, "resume", by=by, channel=channel,
+                       expected_version=expected_version)
+
+
+@transaction.atomic
+def resolve(
+    incident: Incident,
+    *,
+    by: User,
+    code: ResolutionCode | str | None,
+    notes: str,
+    channel: str = Channel.UI,
+    expected_version: int | None = None,
+    _cascade: bool = True,
+) -> Incident:
+    """Service restored. Needs a resolution code and notes; resolves child incidents too."""
+    INCIDENT_MACHINE.check(incident.state, "resolve")
+    errors: dict[str, str] = {}
+    if isinstance(code, str):
+        code = ResolutionCode.objects.filter(code=code, active=True).first() if code else None
+        if code is None:
+            errors["resolution_code"] = "Choose a resolution code."
+    elif code is None or not code.active:
+        errors["resolution_code"] = "Choose a resolution code."
+    notes = (notes or "").strip()
+    if not notes:
+        errors["resolution_notes"] = "Say what restored the service."
+    if errors:
+        raise TicketValidationError(errors)
+    _transition(incident, "resolve", by=by, channel=channel, expected_version=expected_version,
+                values={"resolution_code": code, "resolution_notes": notes})
+    if _cascade:
+        _resolve_children(incident, by=by, code=code, notes=notes, channel=channel)
+    return incident
+
+
+def _resolve_children(parent: Incident, *, by: User, code: ResolutionCode, notes: str,
+                      channel: str) -> None:
+    children = Incident.objects.select_for_update().filter(
+        parent_id=parent.pk, state__in=[S.NEW, S.IN_PROGRESS, S.ON_HOLD]
+    )
+    for child in children:
+        _transition(child, "resolve", by=by, channel=Channel.SYSTEM, expected_version=None,
+                    values={"resolution_code": code, "resolution_notes": notes})
+        core.add_system_entry(
+            child, f"Resolved with parent incident {parent.number}.", by=by
+        )
+
+
+@transaction.atomic
+def reopen(incident: Incident, *, by: User, reason: str = "", channel: str = Channel.UI,
+           expected_version: int | None = None) -> Incident:
+    """The caller says it is not fixed: Resolved → In progress."""
+    _transition(incident, "reopen", by=by, channel=channel, expected_version=expected_version)
+    if reason.strip():
+        core.add_journal_entry(incident, by=by, kind="comment", body=reason, channel=channel)
+    return incident
+
+
+@transaction.atomic
+def close(incident: Incident, *, by: User, channel: str = Channel.UI,
+          expected_version: int | None = None) -> Incident:
+    """The caller confirms the resolution (or the auto-close job does)."""
+    return _transition(incident, "close", by=by, channel=channel,
+                       expected_version=expected_version)
+
+
+@transaction.atomic
+def cancel(incident: Incident, *, by: User, reason: str = "", channel: str = Channel.UI,
+           expected_version: int | None = None) -> Incident:
+    _transition(incident, "cancel", by=by, channel=channel, expected_version=expected_version)
+    if reason.strip():
+        core.add_journal_entry(incident, by=by, kind="work_note", body=reason, channel=channel)
+    return incident
+
+
+def transition(incident: Incident, name: str, *, by: User, channel: str = Channel.UI,
+               expected_version: int | None = None, **params: Any) -> Incident:
+    """Dispatch a transition by name (the API's and UI's action endpoints)."""
+    functions = {
+        "start": start, "hold": hold, "resume": resume, "resolve": resolve,
+        "reopen": reopen, "close": close, "cancel": cancel,
+    }
+    fn = functions.get(name)
+    if fn is None:
+        raise InvalidTransition(name, incident.state, INCIDENT_MACHINE.allowed(incident.state))
+    return fn(incident, by=by, channel=channel, expected_version=expected_version, **params)
+
+
+def system_user() -> User:
+    """The account automatic work is recorded under (auto-close)."""
+    user = User.objects.filter(username="system").first()
+    if user is None:
+        # Active so the policy lets it act, but with no usable password: nobody logs in.
+        user = User(username="system", display_name="Mainspring", role="admin")
+        user.set_unusable_password()
+        user.save()
+    return user
+
+
+def auto_close_resolved(*, now=None, batch: int = 500) -> int:
+    """Close incidents resolved more than INCIDENT_AUTO_CLOSE_DAYS ago. Returns how many."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.INCIDENT_AUTO_CLOSE_DAYS)
+    actor = system_user()
+    closed = 0
+    ids = list(
+        Incident.objects.filter(state=S.RESOLVED, resolved_at__lt=cutoff)
+        .order_by("resolved_at")
+        .values_list("pk", flat=True)[:batch]
+    )
+    for pk in ids:
+        with transaction.atomic():
+            incident = (
+                Incident.objects.select_for_update()
+                .filter(Q(pk=pk) & Q(state=S.RESOLVED))
+                .first()
+            )
+            if incident is None:
+                continue
+            _transition(incident, "close", by=actor, channel=Channel.SYSTEM,
+                        expected_version=None)
+            core.add_system_entry(
+                incident,
+                f"Closed automatically {settings.INCIDENT_AUTO_CLOSE_DAYS} days after resolution.",
+            )
+            closed += 1
+    return closed
+
+
+def categories_for(parent: Category | None = None):
+    return Category.objects.filter(active=True, parent=parent)

@@ -1,0 +1,116 @@
+"""Shared fixtures: users of every role, API clients, a clean media folder, task running."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from mainspring.identity.models import ApiToken, Role, hash_token
+
+from .factories import PASSWORD, GroupFactory, UserFactory, add_member
+
+# Playwright's sync API runs an event loop in the test thread; Django's ORM refuses to
+# run beside one unless told this is deliberate. Only the browser tests use it.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def pytest_collection_modifyitems(config, items):
+    on_postgres = os.environ.get("MAINSPRING_DATABASE_URL", "").startswith("postgres")
+    skip_pg = pytest.mark.skip(reason="needs PostgreSQL: set MAINSPRING_DATABASE_URL")
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(skip_pg)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.BASE_URL = "http://testserver"
+    # Fast hashing in tests; production keeps Django's default (PBKDF2).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture
+def service_desk(db):
+    return GroupFactory(name="Service Desk")
+
+
+@pytest.fixture
+def network_team(db):
+    return GroupFactory(name="Network")
+
+
+@pytest.fixture
+def requester(db):
+    return UserFactory(username="alice", role=Role.REQUESTER)
+
+
+@pytest.fixture
+def other_requester(db):
+    return UserFactory(username="bob", role=Role.REQUESTER)
+
+
+@pytest.fixture
+def agent(db, service_desk):
+    user = UserFactory(username="agent", role=Role.AGENT)
+    add_member(service_desk, user)
+    return user
+
+
+@pytest.fixture
+def other_agent(db, service_desk):
+    user = UserFactory(username="agent2", role=Role.AGENT)
+    add_member(service_desk, user)
+    return user
+
+
+@pytest.fixture
+def manager(db, service_desk):
+    user = UserFactory(username="manager", role=Role.MANAGER)
+    add_member(service_desk, user, manager=True)
+    return user
+
+
+@pytest.fixture
+def admin(db):
+    return UserFactory(username="admin", role=Role.ADMIN, is_superuser=True)
+
+
+def token_for(user) -> str:
+    raw = ApiToken.generate()
+    ApiToken.objects.create(user=user, name="test", key_hash=hash_token(raw), hint=raw[:10])
+    return raw
+
+
+@pytest.fixture
+def api_for():
+    """``api_for(user)``: an APIClient authenticated with a real Bearer token."""
+
+    def make(user) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(user)}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def run_tasks():
+    """Run every queued background task now, as a worker would (real DB backend)."""
+    from mainspring.core.worker import run_pending_tasks
+
+    return run_pending_tasks
+
+
+@pytest.fixture
+def on_postgres() -> bool:
+    return connection.vendor == "postgresql"
