@@ -133,10 +133,14 @@ def cmd_test(args: list[str]) -> None:
     ensure_chromium()
     workers = os.environ.get("MAINSPRING_TEST_WORKERS", "2")
     cmd = [str(PY), "-m", "pytest", "-n", workers, "--dist", "loadgroup", *args]
-    say("Running the test suite on " + (
-        "PostgreSQL" if os.environ.get("MAINSPRING_DATABASE_URL", "").startswith("postgres")
-        else "SQLite"
-    ))
+    say(
+        "Running the test suite on "
+        + (
+            "PostgreSQL"
+            if os.environ.get("MAINSPRING_DATABASE_URL", "").startswith("postgres")
+            else "SQLite"
+        )
+    )
     os.execv(cmd[0], cmd)
 
 

@@ -3,14 +3,21 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
+from mainspring.core.api_tickets import AttachmentDownloadView
 from mainspring.identity import api as identity_api
 from mainspring.incidents import api as incident_api
 
 router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
 incident_api.register(router)
 identity_api.register(router)
 
 urlpatterns = [
     path("auth/token/", identity_api.ObtainTokenView.as_view(), name="api-token"),
+    path(
+        "attachments/<uuid:key>/download/",
+        AttachmentDownloadView.as_view(),
+        name="api-attachment-download",
+    ),
     path("", include(router.urls)),
 ]

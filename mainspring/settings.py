@@ -67,6 +67,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 BASE_URL = env("BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
+    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -191,6 +192,8 @@ USE_TZ = True
 # --- Static and media -----------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+# whitenoise serves from the finders (no collectstatic step); it still expects the root.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(DATA_DIR / "media")))
 WHITENOISE_USE_FINDERS = True
@@ -225,6 +228,8 @@ TASKS = {
 }
 WORKER_HEARTBEAT_STALE_SECONDS = env_int("WORKER_STALE_SECONDS", 120)
 INCIDENT_AUTO_CLOSE_DAYS = env_int("INCIDENT_AUTO_CLOSE_DAYS", 7)
+# Send attempts per notification e-mail before it is dead-lettered (notifications).
+NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 6)
 
 # --- REST API -------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -256,6 +261,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # One name per shared choice set, so the schema generates without warnings.
+    "ENUM_NAME_OVERRIDES": {
+        "LevelEnum": "mainspring.core.models.Level",
+        "JournalKindEnum": "mainspring.core.models.JournalKind",
+        "LinkKindEnum": "mainspring.core.models.LinkKind",
+        "NewJournalKindEnum": ["comment", "work_note"],
+    },
 }
 
 LOGGING = {

@@ -1,8 +1,12 @@
+from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from mainspring.core import views as core_views
+
+admin.site.site_header = "Mainspring administration"
+admin.site.site_title = "Mainspring"
 
 urlpatterns = [
     path("", core_views.home, name="home"),
@@ -13,6 +17,7 @@ urlpatterns = [
     path("", include("mainspring.identity.urls")),
     path("incidents/", include("mainspring.incidents.urls")),
     path("portal/", include("mainspring.portal.urls")),
+    path("admin/", admin.site.urls),
     path("api/v1/", include("mainspring.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from mainspring.identity.models import ApiToken, Role, hash_token
 
+from .browser_support import browser, new_page  # noqa: F401  (one browser per worker)
 from .factories import PASSWORD, GroupFactory, UserFactory, add_member
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM refuses to

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import factory
-from django.contrib.auth.hashers import make_password
+from django.contrib.auth.hashers import MD5PasswordHasher
 
 from mainspring.identity.models import AssignmentGroup, Membership, Role, User
 from mainspring.incidents import services
 from mainspring.incidents.models import Category
 
 PASSWORD = "correct horse battery staple"
-# Hashing is the slow part of making users; hash the shared password once.
-_HASHED = make_password(PASSWORD)
+# Hashing is the slow part of making users; hash the shared password once, with the
+# fast hasher tests/conftest.py configures (a PBKDF2 hash would not verify there).
+_HASHED = MD5PasswordHasher().encode(PASSWORD, MD5PasswordHasher().salt())
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -54,11 +54,17 @@ class Ticket(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="opened_tickets"
     )
     assignment_group = models.ForeignKey(
-        "identity.AssignmentGroup", on_delete=models.PROTECT, null=True, blank=True,
+        "identity.AssignmentGroup",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="tickets",
     )
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="assigned_tickets",
     )
     parent = models.ForeignKey(

@@ -51,7 +51,7 @@ def parse_number(text: str, prefix: str) -> str | None:
     """Normalise what a person types (``#42``, ``inc42``, ``INC0000042``) to a number."""
     raw = text.strip().lstrip("#").upper()
     if raw.startswith(prefix):
-        raw = raw[len(prefix):]
+        raw = raw[len(prefix) :]
     if not raw.isdigit() or len(raw) > 12:
         return None
     return f"{prefix}{int(raw):0{WIDTH}d}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .models import PeriodicRun
@@ -46,16 +46,22 @@ def enqueue_due_jobs(now=None) -> list[str]:
         run = PeriodicRun.objects.filter(name=job.name).first()
         if run is None:
             try:
-                PeriodicRun.objects.create(name=job.name, next_run_at=now)
+                # A savepoint, so losing the race to another worker leaves any
+                # surrounding transaction usable.
+                with transaction.atomic():
+                    PeriodicRun.objects.create(name=job.name, next_run_at=now)
             except IntegrityError:
                 pass
             run = PeriodicRun.objects.get(name=job.name)
         if run.next_run_at > now:
             continue
-        claimed = PeriodicRun.objects.filter(
-            name=job.name, next_run_at=run.next_run_at
-        ).update(next_run_at=now + job.every, last_run_at=now)
-        if claimed:
-            job.task.enqueue()
-            enqueued.append(job.name)
+        # The claim and the task row commit together: a crash between them can
+        # neither lose this run nor enqueue it twice.
+        with transaction.atomic():
+            claimed = PeriodicRun.objects.filter(name=job.name, next_run_at=run.next_run_at).update(
+                next_run_at=now + job.every, last_run_at=now
+            )
+            if claimed:
+                job.task.enqueue()
+                enqueued.append(job.name)
     return enqueued

@@ -268,9 +268,7 @@ class AttachmentTooLarge(Exception):
         super().__init__(f"Attachments are limited to {limit // (1024 * 1024)} MB.")
 
 
-def add_attachment(
-    ticket: Ticket, *, by, upload: File, channel: str = Channel.UI
-) -> Attachment:
+def add_attachment(ticket: Ticket, *, by, upload: File, channel: str = Channel.UI) -> Attachment:
     """Store an uploaded file under a generated name; the client's type is not trusted.
 
     Every download is served as an attachment with ``nosniff``, so the stored type only
@@ -352,12 +350,34 @@ def link_tickets(
             source=source, target=target, kind=kind, defaults={"created_by": by}
         )
         if created:
-            write_audit(
-                source, {f"link:{kind}": ("", target.number)}, by=by, channel=channel
-            )
+            write_audit(source, {f"link:{kind}": ("", target.number)}, by=by, channel=channel)
     return link
 
 
 def ensure_agent(user) -> None:
     if not is_agent(user):
         raise Forbidden("Only agents may do this.")
+
+
+def save_view(*, by, name: str, query: str):
+    """Save (or overwrite, by name) one of ``by``'s queue filters as a personal view."""
+    from .models import SavedView
+
+    ensure_agent(by)
+    name = (name or "").strip()
+    if not name:
+        raise TicketValidationError({"name": "Name the view."})
+    if len(name) > 80 or len(query or "") > 1000:
+        raise TicketValidationError({"name": "Keep the name under 80 characters."})
+    view, _ = SavedView.objects.update_or_create(
+        owner=by, name=name, defaults={"query": query or ""}
+    )
+    return view
+
+
+def delete_view(*, by, view_id: int) -> bool:
+    """Delete one of ``by``'s saved views; another person's view is simply not found."""
+    from .models import SavedView
+
+    deleted, _ = SavedView.objects.filter(owner=by, pk=view_id).delete()
+    return bool(deleted)

@@ -76,11 +76,7 @@ class StateMachine:
 
     def allowed(self, state: str, may: Callable[[Transition], bool] | None = None) -> list[str]:
         """Transition names possible from ``state`` (and permitted by ``may``)."""
-        return [
-            t.name
-            for t in self.transitions
-            if state in t.sources and (may is None or may(t))
-        ]
+        return [t.name for t in self.transitions if state in t.sources and (may is None or may(t))]
 
     def available(
         self, state: str, may: Callable[[Transition], bool] | None = None

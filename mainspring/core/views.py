@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET
 
 from mainspring.identity.policy import Action, NotVisible, is_agent, require, visible_tickets
 
-from .models import Attachment, Ticket, WorkerHeartbeat
+from .models import Attachment, WorkerHeartbeat
 
 KIND_ROUTES = {"incident": "incidents:detail"}
 
@@ -122,9 +122,7 @@ def _error(request: HttpRequest, status: int, code: str, message: str) -> HttpRe
         return JsonResponse(
             {"error": {"code": code, "message": message, "fields": {}}}, status=status
         )
-    return render(
-        request, "error.html", {"status": status, "message": message}, status=status
-    )
+    return render(request, "error.html", {"status": status, "message": message}, status=status)
 
 
 def bad_request(request: HttpRequest, exception=None) -> HttpResponse:

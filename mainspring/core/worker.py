@@ -1,20 +1,25 @@
 """The background worker: runs queued tasks, enqueues periodic jobs, reports heartbeats.
 
 Tasks are rows written by django-tasks-db in the same transaction as the change that
-caused them; this loop claims and runs them (``select_for_update(skip_locked)``
-inside django-tasks-db), so any number of workers can share one PostgreSQL.
+caused them; this loop claims and runs them (``select_for_update(skip_locked=True)``
+inside django-tasks-db, in an exclusive transaction on SQLite), so any number of
+workers can share one database and no task runs on two of them. A task that raises is
+marked failed by django-tasks-db and the loop goes on.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import threading
 import time
+from datetime import timedelta
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from django.utils import timezone
 from django.utils.crypto import get_random_string
+from django_tasks_db.management.commands import db_worker
 from django_tasks_db.management.commands.db_worker import Worker
 
 from .models import WorkerHeartbeat
@@ -25,18 +30,43 @@ log = logging.getLogger(__name__)
 __all__ = ["BackgroundWorker", "run_pending_tasks"]
 
 
-def run_pending_tasks(max_tasks: int | None = None, worker_id: str = "inline") -> None:
-    """Run queued tasks until none is left (tests and ``worker --batch``)."""
-    Worker(
+def close_stale_connections() -> None:
+    """``close_old_connections``, except inside a transaction the caller holds open.
+
+    django-tasks-db calls it between tasks. A worker never runs inside a transaction,
+    but ``run_pending_tasks`` in a test (or a shell) does, and closing there would
+    throw away the caller's uncommitted work.
+    """
+    if any(conn.in_atomic_block for conn in connections.all(initialized_only=True)):
+        return
+    close_old_connections()
+
+
+# The db_worker module looks the function up at call time, so this reaches its loop.
+db_worker.close_old_connections = close_stale_connections
+
+
+def _task_worker(max_tasks: int | None, worker_id: str) -> Worker:
+    return Worker(
         queue_names=["*"],
         interval=0,
         batch=True,
         backend_name="default",
         startup_delay=False,
         max_tasks=max_tasks,
-        worker_id=worker_id,
+        worker_id=worker_id[:64],
         excluded_queue_names=[],
-    ).run()
+    )
+
+
+def run_pending_tasks(max_tasks: int | None = None, worker_id: str = "inline") -> int:
+    """Run the tasks that are due until none is left (tests and ``worker --batch``).
+
+    Returns how many ran. Tasks deferred to a later ``run_after`` (retries) wait.
+    """
+    worker = _task_worker(max_tasks, worker_id)
+    worker.run()
+    return worker._run_tasks
 
 
 class BackgroundWorker:
@@ -44,21 +74,28 @@ class BackgroundWorker:
 
     heartbeat_every = 15.0
     schedule_every = 10.0
+    tasks_per_tick = 50
 
     def __init__(self, interval: float = 1.0, worker_id: str | None = None):
         self.interval = interval
         self.worker_id = worker_id or f"{socket.gethostname()[:40]}-{get_random_string(8)}"
         self.stop_event = threading.Event()
-        self._last_heartbeat = 0.0
-        self._last_schedule = 0.0
+        self._last_heartbeat = float("-inf")
+        self._last_schedule = float("-inf")
+        self._current: Worker | None = None
+        self._thread: threading.Thread | None = None
 
     def heartbeat(self) -> None:
+        now = timezone.now()
         WorkerHeartbeat.objects.update_or_create(
             worker_id=self.worker_id,
-            defaults={"hostname": socket.gethostname()[:255], "seen_at": timezone.now()},
+            defaults={"hostname": socket.gethostname()[:255], "seen_at": now},
         )
+        # Workers killed without a goodbye (or --batch runs) leave rows; keep a day.
+        WorkerHeartbeat.objects.filter(seen_at__lt=now - timedelta(days=1)).delete()
 
-    def tick(self) -> None:
+    def tick(self) -> int:
+        """One round: heartbeat and schedule when due, then run what is queued."""
         now = time.monotonic()
         if now - self._last_heartbeat >= self.heartbeat_every:
             self.heartbeat()
@@ -66,27 +103,59 @@ class BackgroundWorker:
         if now - self._last_schedule >= self.schedule_every:
             enqueue_due_jobs()
             self._last_schedule = now
-        run_pending_tasks(max_tasks=100, worker_id=self.worker_id)
+        if self.stop_event.is_set():
+            return 0
+        self._current = _task_worker(self.tasks_per_tick, self.worker_id)
+        try:
+            self._current.run()
+            return self._current._run_tasks
+        finally:
+            self._current = None
 
     def run(self) -> None:
         log.info("Worker %s started", self.worker_id)
-        while not self.stop_event.is_set():
+        try:
+            while not self.stop_event.is_set():
+                ran = 0
+                try:
+                    close_stale_connections()
+                    ran = self.tick()
+                except Exception:
+                    # A database blip must not kill the worker; it retries next tick.
+                    log.exception("Worker tick failed; retrying")
+                finally:
+                    close_stale_connections()
+                if not ran:
+                    self.stop_event.wait(self.interval)
+        finally:
             try:
-                close_old_connections()
-                self.tick()
+                WorkerHeartbeat.objects.filter(worker_id=self.worker_id).delete()
             except Exception:
-                # A database blip must not kill the worker; it retries next tick.
-                log.exception("Worker tick failed; retrying")
-            finally:
-                close_old_connections()
-            self.stop_event.wait(self.interval)
-        WorkerHeartbeat.objects.filter(worker_id=self.worker_id).delete()
-        log.info("Worker %s stopped", self.worker_id)
+                log.warning("Could not remove the heartbeat of worker %s", self.worker_id)
+            close_stale_connections()
+            log.info("Worker %s stopped", self.worker_id)
 
     def start_thread(self) -> threading.Thread:
-        thread = threading.Thread(target=self.run, name="mainspring-worker", daemon=True)
-        thread.start()
-        return thread
+        self._thread = threading.Thread(target=self.run, name="mainspring-worker", daemon=True)
+        self._thread.start()
+        return self._thread
 
-    def stop(self) -> None:
+    def stop(self, timeout: float | None = None) -> None:
+        """Finish the task in hand, then stop (and wait for the thread, if any)."""
         self.stop_event.set()
+        current = self._current
+        if current is not None:
+            # django-tasks-db checks this flag between tasks.
+            current.running = False
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM and SIGINT stop the loop after the current task (foreground only)."""
+
+        def handle(signum, frame):
+            log.info("Received %s; stopping after the current task", signal.strsignal(signum))
+            self.stop()
+
+        signal.signal(signal.SIGTERM, handle)
+        signal.signal(signal.SIGINT, handle)

@@ -33,6 +33,14 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs):
+        # `mainspring createsuperuser` makes an administrator, whatever the default role.
+        if self.is_superuser and self.role == Role.REQUESTER:
+            self.role = Role.ADMIN
+        # Administrators configure Mainspring in the admin screens, which need is_staff.
+        self.is_staff = self.role == Role.ADMIN or self.is_superuser
+        super().save(*args, **kwargs)
+
     @property
     def name(self) -> str:
         return self.display_name or self.get_full_name() or self.username
@@ -70,7 +78,7 @@ class Membership(models.Model):
         ]
 
 
-TOKEN_PREFIX = "ms_"
+TOKEN_PREFIX = "ms_"  # noqa: S105 - a marker, not a secret
 
 
 def hash_token(raw: str) -> str:

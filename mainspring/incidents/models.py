@@ -82,7 +82,10 @@ class Incident(Ticket):
     """An unplanned interruption or reduction in quality of an IT service."""
 
     ticket = models.OneToOneField(
-        Ticket, on_delete=models.CASCADE, parent_link=True, primary_key=True,
+        Ticket,
+        on_delete=models.CASCADE,
+        parent_link=True,
+        primary_key=True,
         related_name="incident",
     )
     category = models.ForeignKey(

@@ -116,9 +116,7 @@ def _clean(
         clean["category"] = category
     if "subcategory" in data:
         sub = data["subcategory"]
-        if sub is not None and (
-            not sub.active or category is None or sub.parent_id != category.pk
-        ):
+        if sub is not None and (not sub.active or category is None or sub.parent_id != category.pk):
             errors["subcategory"] = "Choose a subcategory of the chosen category."
         clean["subcategory"] = sub
     elif "category" in data and instance is not None and instance.subcategory_id:
@@ -155,8 +153,10 @@ def _clean(
         clean["parent"] = parent
     group = clean.get("assignment_group", instance.assignment_group if instance else None)
     assignee = clean.get("assignee", instance.assignee if instance else None)
-    if group is not None and assignee is not None and (
-        "assignee" in clean or "assignment_group" in clean
+    if (
+        group is not None
+        and assignee is not None
+        and ("assignee" in clean or "assignment_group" in clean)
     ):
         if not Membership.objects.filter(group=group, user=assignee).exists():
             errors["assignee"] = f"{assignee.name} is not a member of {group.name}."
@@ -327,34 +327,50 @@ def _transition(
 
 
 @transaction.atomic
-def start(incident: Incident, *, by: User, channel: str = Channel.UI,
-          expected_version: int | None = None) -> Incident:
+def start(
+    incident: Incident, *, by: User, channel: str = Channel.UI, expected_version: int | None = None
+) -> Incident:
     """Begin work: New → In progress. Takes the incident if nobody has it."""
     values: dict[str, Any] = {}
     if incident.assignee_id is None and is_agent(by):
         values["assignee"] = by
-    return _transition(incident, "start", by=by, channel=channel,
-                       expected_version=expected_version, values=values)
+    return _transition(
+        incident, "start", by=by, channel=channel, expected_version=expected_version, values=values
+    )
 
 
 @transaction.atomic
-def hold(incident: Incident, *, by: User, hold_reason: str, channel: str = Channel.UI,
-         expected_version: int | None = None) -> Incident:
+def hold(
+    incident: Incident,
+    *,
+    by: User,
+    hold_reason: str,
+    channel: str = Channel.UI,
+    expected_version: int | None = None,
+) -> Incident:
     """Pause: waiting on the caller, a vendor or a change."""
     INCIDENT_MACHINE.check(incident.state, "hold")
     if hold_reason not in HoldReason.values:
         raise TicketValidationError(
             {"hold_reason": f"Choose one of: {', '.join(HoldReason.values)}."}
         )
-    return _transition(incident, "hold", by=by, channel=channel,
-                       expected_version=expected_version, values={"hold_reason": hold_reason})
+    return _transition(
+        incident,
+        "hold",
+        by=by,
+        channel=channel,
+        expected_version=expected_version,
+        values={"hold_reason": hold_reason},
+    )
 
 
 @transaction.atomic
-def resume(incident: Incident, *, by: User, channel: str = Channel.UI,
-           expected_version: int | None = None) -> Incident:
-    return _transition(incident, "resume", by=by, channel=channel,
-                       expected_version=expected_version)
+def resume(
+    incident: Incident, *, by: User, channel: str = Channel.UI, expected_version: int | None = None
+) -> Incident:
+    return _transition(
+        incident, "resume", by=by, channel=channel, expected_version=expected_version
+    )
 
 
 @transaction.atomic
@@ -382,29 +398,46 @@ def resolve(
         errors["resolution_notes"] = "Say what restored the service."
     if errors:
         raise TicketValidationError(errors)
-    _transition(incident, "resolve", by=by, channel=channel, expected_version=expected_version,
-                values={"resolution_code": code, "resolution_notes": notes})
+    _transition(
+        incident,
+        "resolve",
+        by=by,
+        channel=channel,
+        expected_version=expected_version,
+        values={"resolution_code": code, "resolution_notes": notes},
+    )
     if _cascade:
         _resolve_children(incident, by=by, code=code, notes=notes, channel=channel)
     return incident
 
 
-def _resolve_children(parent: Incident, *, by: User, code: ResolutionCode, notes: str,
-                      channel: str) -> None:
+def _resolve_children(
+    parent: Incident, *, by: User, code: ResolutionCode, notes: str, channel: str
+) -> None:
     children = Incident.objects.select_for_update().filter(
         parent_id=parent.pk, state__in=[S.NEW, S.IN_PROGRESS, S.ON_HOLD]
     )
     for child in children:
-        _transition(child, "resolve", by=by, channel=Channel.SYSTEM, expected_version=None,
-                    values={"resolution_code": code, "resolution_notes": notes})
-        core.add_system_entry(
-            child, f"Resolved with parent incident {parent.number}.", by=by
+        _transition(
+            child,
+            "resolve",
+            by=by,
+            channel=Channel.SYSTEM,
+            expected_version=None,
+            values={"resolution_code": code, "resolution_notes": notes},
         )
+        core.add_system_entry(child, f"Resolved with parent incident {parent.number}.", by=by)
 
 
 @transaction.atomic
-def reopen(incident: Incident, *, by: User, reason: str = "", channel: str = Channel.UI,
-           expected_version: int | None = None) -> Incident:
+def reopen(
+    incident: Incident,
+    *,
+    by: User,
+    reason: str = "",
+    channel: str = Channel.UI,
+    expected_version: int | None = None,
+) -> Incident:
     """The caller says it is not fixed: Resolved → In progress."""
     _transition(incident, "reopen", by=by, channel=channel, expected_version=expected_version)
     if reason.strip():
@@ -413,28 +446,46 @@ def reopen(incident: Incident, *, by: User, reason: str = "", channel: str = Cha
 
 
 @transaction.atomic
-def close(incident: Incident, *, by: User, channel: str = Channel.UI,
-          expected_version: int | None = None) -> Incident:
+def close(
+    incident: Incident, *, by: User, channel: str = Channel.UI, expected_version: int | None = None
+) -> Incident:
     """The caller confirms the resolution (or the auto-close job does)."""
-    return _transition(incident, "close", by=by, channel=channel,
-                       expected_version=expected_version)
+    return _transition(incident, "close", by=by, channel=channel, expected_version=expected_version)
 
 
 @transaction.atomic
-def cancel(incident: Incident, *, by: User, reason: str = "", channel: str = Channel.UI,
-           expected_version: int | None = None) -> Incident:
+def cancel(
+    incident: Incident,
+    *,
+    by: User,
+    reason: str = "",
+    channel: str = Channel.UI,
+    expected_version: int | None = None,
+) -> Incident:
     _transition(incident, "cancel", by=by, channel=channel, expected_version=expected_version)
     if reason.strip():
         core.add_journal_entry(incident, by=by, kind="work_note", body=reason, channel=channel)
     return incident
 
 
-def transition(incident: Incident, name: str, *, by: User, channel: str = Channel.UI,
-               expected_version: int | None = None, **params: Any) -> Incident:
+def transition(
+    incident: Incident,
+    name: str,
+    *,
+    by: User,
+    channel: str = Channel.UI,
+    expected_version: int | None = None,
+    **params: Any,
+) -> Incident:
     """Dispatch a transition by name (the API's and UI's action endpoints)."""
     functions = {
-        "start": start, "hold": hold, "resume": resume, "resolve": resolve,
-        "reopen": reopen, "close": close, "cancel": cancel,
+        "start": start,
+        "hold": hold,
+        "resume": resume,
+        "resolve": resolve,
+        "reopen": reopen,
+        "close": close,
+        "cancel": cancel,
     }
     fn = functions.get(name)
     if fn is None:
@@ -467,14 +518,11 @@ def auto_close_resolved(*, now=None, batch: int = 500) -> int:
     for pk in ids:
         with transaction.atomic():
             incident = (
-                Incident.objects.select_for_update()
-                .filter(Q(pk=pk) & Q(state=S.RESOLVED))
-                .first()
+                Incident.objects.select_for_update().filter(Q(pk=pk) & Q(state=S.RESOLVED)).first()
             )
             if incident is None:
                 continue
-            _transition(incident, "close", by=actor, channel=Channel.SYSTEM,
-                        expected_version=None)
+            _transition(incident, "close", by=actor, channel=Channel.SYSTEM, expected_version=None)
             core.add_system_entry(
                 incident,
                 f"Closed automatically {settings.INCIDENT_AUTO_CLOSE_DAYS} days after resolution.",

@@ -20,17 +20,33 @@ INCIDENT_MACHINE = StateMachine(
         State(S.CANCELLED, "Cancelled", is_open=False, colour="grey"),
     ],
     transitions=[
-        Transition("start", frozenset({S.NEW}), S.IN_PROGRESS, Action.WORK, "Start work",
-                   style="primary"),
-        Transition("hold", frozenset({S.NEW, S.IN_PROGRESS}), S.ON_HOLD, Action.WORK,
-                   "Put on hold", requires=("hold_reason",)),
-        Transition("resume", frozenset({S.ON_HOLD}), S.IN_PROGRESS, Action.WORK, "Resume",
-                   style="primary"),
-        Transition("resolve", ACTIVE, S.RESOLVED, Action.WORK, "Resolve",
-                   requires=("resolution_code", "resolution_notes"), style="primary"),
+        Transition(
+            "start", frozenset({S.NEW}), S.IN_PROGRESS, Action.WORK, "Start work", style="primary"
+        ),
+        Transition(
+            "hold",
+            frozenset({S.NEW, S.IN_PROGRESS}),
+            S.ON_HOLD,
+            Action.WORK,
+            "Put on hold",
+            requires=("hold_reason",),
+        ),
+        Transition(
+            "resume", frozenset({S.ON_HOLD}), S.IN_PROGRESS, Action.WORK, "Resume", style="primary"
+        ),
+        Transition(
+            "resolve",
+            ACTIVE,
+            S.RESOLVED,
+            Action.WORK,
+            "Resolve",
+            requires=("resolution_code", "resolution_notes"),
+            style="primary",
+        ),
         Transition("reopen", frozenset({S.RESOLVED}), S.IN_PROGRESS, Action.REOPEN, "Reopen"),
-        Transition("close", frozenset({S.RESOLVED}), S.CLOSED, Action.CONFIRM, "Close",
-                   style="primary"),
+        Transition(
+            "close", frozenset({S.RESOLVED}), S.CLOSED, Action.CONFIRM, "Close", style="primary"
+        ),
         Transition("cancel", ACTIVE, S.CANCELLED, Action.WORK, "Cancel", style="danger"),
     ],
 )

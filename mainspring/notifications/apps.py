@@ -6,5 +6,6 @@ class NotificationsConfig(AppConfig):
     label = "notifications"
 
     def ready(self) -> None:
-        # Subscribes the mail notifications to ticket events (core.events).
-        from . import subscribers  # noqa: F401
+        # Subscribes the mail notifications to ticket events (core.events) and
+        # registers the periodic sweep for stalled deliveries.
+        from . import subscribers, tasks  # noqa: F401

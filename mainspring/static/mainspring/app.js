@@ -1,5 +1,120 @@
-// Small progressive enhancements; everything works without them.
-document.addEventListener("htmx:afterSwap", (event) => {
-  const status = event.detail.target.querySelector("[data-announce]");
-  if (status) document.getElementById("messages")?.setAttribute("aria-busy", "false");
-});
+// Small progressive enhancements; everything works without them. No inline script
+// anywhere (the CSP forbids it), so every behaviour lives in this file.
+(function () {
+  "use strict";
+
+  if (window.htmx) {
+    // The CSP forbids inline styles and eval; htmx must not need them.
+    htmx.config.includeIndicatorStyles = false;
+    htmx.config.allowEval = false;
+    htmx.config.allowScriptTags = false;
+    // Validation errors (400), refusals (403), conflicts (409) and too-large uploads
+    // (413) come back as a page part with the message in it: swap those too.
+    htmx.config.responseHandling = [
+      { code: "204", swap: false },
+      { code: "[23]..", swap: true },
+      { code: "(400|403|409|413)", swap: true, error: false },
+      { code: "[45]..", swap: false, error: true },
+    ];
+  }
+
+  function focusById(id) {
+    const el = id && document.getElementById(id);
+    if (!el) return false;
+    if (!el.matches("a[href], button, input, select, textarea, [tabindex]")) {
+      el.setAttribute("tabindex", "-1");
+    }
+    el.focus();
+    return true;
+  }
+
+  // On load, focus goes where the server pointed (data-focus), else to an error summary.
+  document.addEventListener("DOMContentLoaded", function () {
+    const holder = document.querySelector("[data-focus]");
+    if (holder && focusById(holder.dataset.focus)) return;
+    const summary = document.querySelector(".error-summary");
+    if (summary) summary.focus();
+  });
+
+  // Forms marked data-keep-dirty (composer, properties) keep what the user typed when the
+  // part of the page around them is swapped after another action; the submitted form is
+  // the one exception, since its answer is what the user asked for.
+  document.addEventListener("input", function (event) {
+    const form = event.target.closest && event.target.closest("form[data-keep-dirty]");
+    if (form) form.dataset.dirty = "1";
+  });
+  document.addEventListener(
+    "submit",
+    function (event) {
+      if (event.target.dataset) delete event.target.dataset.dirty;
+    },
+    true
+  );
+
+  let kept = [];
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    const target = event.detail.target;
+    if (!target || !target.querySelectorAll) return;
+    kept = Array.from(target.querySelectorAll("form[data-keep-dirty][data-dirty]")).filter(
+      function (form) {
+        return form.id;
+      }
+    );
+  });
+
+  document.addEventListener("htmx:afterSettle", function (event) {
+    kept.forEach(function (old) {
+      const fresh = document.getElementById(old.id);
+      if (fresh && fresh !== old) {
+        fresh.replaceWith(old);
+        if (window.htmx) htmx.process(old);
+      }
+    });
+    kept = [];
+    // Move focus deliberately: to what the server says needs attention.
+    const incident = document.querySelector("#incident[data-focus]");
+    if (incident && (event.target === incident || incident.contains(event.target))) {
+      focusById(incident.dataset.focus);
+      return;
+    }
+    if (document.activeElement === document.body) {
+      const results = document.getElementById("queue-results");
+      if (results) results.focus();
+    }
+  });
+  // Queue bulk selection: "select all on this page" and Shift-click ranges. Without
+  // JavaScript each row's checkbox still works on its own.
+  function setupSelectAll(root) {
+    const all = root.querySelector && root.querySelector("[data-select-all]");
+    if (all) all.hidden = false;
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    setupSelectAll(document);
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    setupSelectAll(event.target);
+  });
+  let lastBox = null;
+  document.addEventListener("click", function (event) {
+    const box = event.target;
+    if (!(box instanceof HTMLInputElement) || box.type !== "checkbox") return;
+    const form = box.closest("#bulk-form");
+    if (!form) return;
+    const boxes = Array.from(form.querySelectorAll('input[name="ids"]'));
+    if (box.hasAttribute("data-select-all")) {
+      boxes.forEach(function (b) {
+        b.checked = box.checked;
+      });
+      return;
+    }
+    if (event.shiftKey && lastBox && boxes.includes(lastBox)) {
+      const [a, b] = [boxes.indexOf(lastBox), boxes.indexOf(box)].sort(function (x, y) {
+        return x - y;
+      });
+      boxes.slice(a, b + 1).forEach(function (b2) {
+        b2.checked = box.checked;
+      });
+    }
+    lastBox = box;
+  });
+})();

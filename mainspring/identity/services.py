@@ -1,0 +1,90 @@
+"""Identity operations: personal API tokens.
+
+The account page and the REST token endpoints both call these, so a token is
+created, shown and revoked the same way whatever the way in.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from .models import ApiToken, User, hash_token
+
+__all__ = [
+    "TOKEN_NAME_MAX",
+    "change_password",
+    "create_api_token",
+    "revoke_all_api_tokens",
+    "revoke_api_token",
+]
+
+TOKEN_NAME_MAX = ApiToken._meta.get_field("name").max_length
+# The hint is the visible prefix ("ms_" + a few characters): enough to tell tokens apart,
+# far too little to guess the rest.
+HINT_LENGTH = 8
+
+
+def create_api_token(user: User, name: str) -> tuple[ApiToken, str]:
+    """Create a personal API token for ``user``.
+
+    Returns ``(token, raw)``. Only the hash of ``raw`` is stored; the caller shows ``raw``
+    to the user once and never again. Raises ``ValidationError`` for an empty or too
+    long name.
+    """
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "Give the token a name, e.g. the script that uses it."})
+    if len(name) > TOKEN_NAME_MAX:
+        raise ValidationError({"name": f"Use at most {TOKEN_NAME_MAX} characters."})
+    if not user.is_active:
+        raise PermissionDenied("This account is disabled.")
+    raw = ApiToken.generate()
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user, name=name, key_hash=hash_token(raw), hint=raw[:HINT_LENGTH]
+        )
+    return token, raw
+
+
+def revoke_api_token(token: ApiToken, *, by: User) -> ApiToken:
+    """Revoke ``token`` at once; it answers 401 from its next request on.
+
+    Only the owner or an admin may revoke. Revoking twice keeps the first time.
+    """
+    from .policy import is_admin
+
+    if token.user_id != by.pk and not is_admin(by):
+        raise PermissionDenied("You may not revoke another person's token.")
+    with transaction.atomic():
+        # Conditional update: two concurrent revokes keep the first timestamp.
+        ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        token.refresh_from_db(fields=["revoked_at"])
+    return token
+
+
+def revoke_all_api_tokens(user: User, *, by: User) -> int:
+    """Revoke every active token of ``user``; returns how many were revoked."""
+    from .policy import is_admin
+
+    if user.pk != by.pk and not is_admin(by):
+        raise PermissionDenied("You may not revoke another person's tokens.")
+    return ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def change_password(user: User, new_password: str) -> None:
+    """Set a new password (already validated by the caller's form).
+
+    Other sessions end because Django checks the session's password hash; API tokens
+    are revoked too, so a leaked credential of any kind dies with the old password
+    (SECURITY.md, "Session/token after ... password change").
+    """
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    revoke_all_api_tokens(user, by=user)

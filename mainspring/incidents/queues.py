@@ -1,0 +1,183 @@
+"""Queries behind the agent queue: allowlisted filters, keyset pages, capped counts.
+
+Every list here stays index-backed at a million tickets: the first page is a range scan
+on one of ``Ticket.Meta.indexes`` ordered by ``-id`` with a LIMIT, pages continue from a
+pivot row (no OFFSET), and sidebar counts stop at ``COUNT_CAP``.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from django.http import HttpRequest, QueryDict
+
+from mainspring.core.models import SavedView, Ticket
+from mainspring.core.numbering import parse_number
+from mainspring.identity.policy import visible_tickets
+
+from .forms import DEFAULT_SORT, SORTS, QueueFilterForm, canonical_query, priority_label
+from .models import KIND, PREFIX
+from .states import INCIDENT_MACHINE
+
+PAGE_SIZE = 25
+COUNT_CAP = 1000  # sidebar counts stop here and show "999+"
+MAX_SIDEBAR_VIEWS = 20
+
+
+def state_info(value: str):
+    try:
+        return INCIDENT_MACHINE.state(value)
+    except KeyError:
+        return None
+
+
+def decorate(ticket) -> None:
+    """Attach display helpers (state label/colour, priority text) without queries."""
+    state = state_info(ticket.state)
+    ticket.state_label = state.label if state else ticket.state
+    ticket.state_colour = state.colour if state else "grey"
+    ticket.priority_text = priority_label(ticket.priority)
+
+
+# --- Queue ---------------------------------------------------------------------------
+
+
+def filtered(user, filters: dict, my_group_ids: list[int]):
+    """Tickets matching ``filters`` (already allowlisted by QueueFilterForm)."""
+    qs = visible_tickets(user, Ticket.objects.filter(kind=KIND))
+    if filters.get("is_open") == "1":
+        qs = qs.filter(is_open=True)
+    elif filters.get("is_open") == "0":
+        qs = qs.filter(is_open=False)
+    if filters.get("state"):
+        qs = qs.filter(state=filters["state"])
+    if filters.get("priority"):
+        qs = qs.filter(priority=filters["priority"])
+    group = filters.get("group")
+    if group == "mine":
+        qs = qs.filter(assignment_group_id__in=my_group_ids)
+    elif group:
+        qs = qs.filter(assignment_group_id=int(group))
+    assignee = filters.get("assignee")
+    if assignee == "me":
+        qs = qs.filter(assignee_id=user.pk)
+    elif assignee == "none":
+        qs = qs.filter(assignee__isnull=True)
+    elif assignee:
+        qs = qs.filter(assignee_id=int(assignee))
+    text = filters.get("q")
+    if text:
+        cond = Q(title__icontains=text)
+        number = parse_number(text, PREFIX)
+        if number:
+            cond |= Q(number=number)
+        qs = qs.filter(cond)
+    return qs
+
+
+def capped_count(qs) -> int:
+    # COUNT over a LIMITed subquery: reads at most COUNT_CAP index entries.
+    return qs.order_by().values("id")[:COUNT_CAP].count()
+
+
+def int_param(request: HttpRequest, name: str) -> int | None:
+    raw = request.GET.get(name, "")
+    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+
+
+def keyset(col: str, desc: bool, pivot: dict, forward: bool) -> Q:
+    """Rows after (``forward``) or before the pivot in (col, -id) order."""
+    pid = pivot["id"]
+    if col == "id":
+        older = (desc and forward) or (not desc and not forward)
+        return Q(id__lt=pid) if older else Q(id__gt=pid)
+    value = pivot[col]
+    beyond = "lt" if desc == forward else "gt"
+    tie = "lt" if forward else "gt"
+    return Q(**{f"{col}__{beyond}": value}) | Q(**{col: value, f"id__{tie}": pid})
+
+
+def page(qs, sort: str, after: int | None, before: int | None):
+    """One page in ``sort`` order, keyset-paginated by id: no OFFSET, no total count."""
+    desc = sort.startswith("-")
+    col = SORTS[sort.lstrip("-")]
+    order = [sort.replace(sort.lstrip("-"), col)] + ([] if col == "id" else ["-id"])
+    pivot_id = after or before
+    forward = before is None
+    if pivot_id:
+        pivot = Ticket.objects.filter(pk=pivot_id).values("id", col).first()
+        if pivot is None:
+            after = before = None
+            forward = True
+        else:
+            qs = qs.filter(keyset(col, desc, pivot, forward))
+    if not forward:
+        order = [o[1:] if o.startswith("-") else f"-{o}" for o in order]
+    rows = list(
+        qs.select_related("requester", "assignee", "assignment_group").order_by(*order)[
+            : PAGE_SIZE + 1
+        ]
+    )
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    if not forward:
+        rows.reverse()
+        has_older, has_newer = True, more
+    else:
+        has_older, has_newer = more, after is not None
+    for row in rows:
+        decorate(row)
+    return rows, has_older and bool(rows), has_newer and bool(rows)
+
+
+def sort_links(base_query: str, sort: str) -> list[dict]:
+    """Header links: clicking the sorted column flips it; aria-sort on the sorted one."""
+    out = []
+    for key in SORTS:
+        current = sort.lstrip("-") == key
+        desc = sort.startswith("-")
+        if current:
+            target = key if desc else f"-{key}"
+        else:
+            target = key if key == "priority" else f"-{key}"
+        sort_param = f"sort={target}" if target != DEFAULT_SORT else ""
+        query = "&".join(p for p in (base_query, sort_param) if p)
+        out.append(
+            {
+                "key": key,
+                "href": f"?{query}" if query else "?",
+                "aria_sort": ("descending" if desc else "ascending") if current else None,
+            }
+        )
+    return out
+
+
+def sidebar(user, my_group_ids: list[int], current_query: str, groups, agents):
+    unassigned = {"group": "mine", "assignee": "none"} if my_group_ids else {"assignee": "none"}
+    builtin = [
+        ("My work", {"assignee": "me"}),
+        ("My groups' work", {"group": "mine"}),
+        ("Unassigned", unassigned),
+        ("All open", {}),
+    ]
+    items = []
+    for label, filters in builtin:
+        filters = {"is_open": "1", **filters}
+        query = canonical_query(filters)
+        count = capped_count(filtered(user, filters, my_group_ids))
+        items.append(
+            {"label": label, "query": query, "count": count, "current": query == current_query}
+        )
+    saved = []
+    for view in SavedView.objects.filter(owner=user)[:MAX_SIDEBAR_VIEWS]:
+        form = QueueFilterForm(QueryDict(view.query), groups=groups, agents=agents)
+        filters = form.valid_data()
+        count = capped_count(filtered(user, filters, my_group_ids))
+        saved.append(
+            {
+                "view": view,
+                "query": view.query,
+                "count": count,
+                "current": view.query == current_query,
+            }
+        )
+    return items, saved

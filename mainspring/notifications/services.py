@@ -1,0 +1,347 @@
+"""E-mail notifications: who hears about what, and the one way a mail leaves.
+
+``queue_for_event`` runs inside the service's transaction (through the subscriber):
+it decides the recipients, renders the mail with Django templates, writes one
+``Delivery`` per recipient and enqueues a task for each. ``deliver`` runs in a worker:
+it claims the delivery with a conditional update (so a task run twice sends once),
+sends it, and records success, a retry with backoff, or the dead letter.
+
+Rules (issue 2, section 8):
+
+* requester: on create, on a public comment by someone else, on resolution;
+* assignee (or, with no assignee, the group mailbox or its members) on assignment;
+* never a work note to a requester, never a mail to someone who may not see the ticket.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import re
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import formataddr, parseaddr
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage, get_connection
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import Case, F, Q, Value, When
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from mainspring.core.events import TicketEvent
+from mainspring.core.models import JournalEntry, JournalKind, Ticket
+from mainspring.identity.models import Membership, User
+from mainspring.identity.policy import Action, can, is_agent
+
+from .models import Delivery, DeliveryStatus
+
+__all__ = [
+    "deliver",
+    "header_safe",
+    "notifications_suppressed",
+    "queue_for_event",
+    "requeue_stalled",
+    "suppress_notifications",
+]
+
+# Seconds to wait before attempt 2, 3, ...; the last value repeats. About a day in all.
+RETRY_DELAYS = (60, 300, 1800, 7200, 21600)
+STALE_CLAIM = timedelta(minutes=15)
+LOST_RETRY = timedelta(hours=1)
+
+_suppressed: ContextVar[bool] = ContextVar("mainspring_notifications_suppressed", default=False)
+
+
+def max_attempts() -> int:
+    return int(getattr(settings, "NOTIFICATION_MAX_ATTEMPTS", 6))
+
+
+@contextlib.contextmanager
+def suppress_notifications() -> Iterator[None]:
+    """Queue no mail for changes made inside this block (demo data, bulk imports)."""
+    token = _suppressed.set(True)
+    try:
+        yield
+    finally:
+        _suppressed.reset(token)
+
+
+def notifications_suppressed() -> bool:
+    return _suppressed.get()
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+
+
+def header_safe(value: Any, limit: int = 200) -> str:
+    """One line for a mail header: CR, LF and other controls become spaces (SECURITY #22)."""
+    text = _CONTROL.sub(" ", str(value or ""))
+    text = " ".join(text.split())
+    return text[:limit]
+
+
+@dataclass(frozen=True)
+class Recipient:
+    key: str  # "u<id>" for a user, "g<id>" for a group mailbox
+    address: str
+    name: str
+    user: User | None
+
+
+def _valid_address(address: str) -> bool:
+    if not address or _CONTROL.search(address):
+        return False
+    try:
+        validate_email(address)
+    except ValidationError:
+        return False
+    return True
+
+
+def _user_recipient(user: User | None, ticket: Ticket, actor_id: int | None) -> list[Recipient]:
+    """The user, if they should hear about it: not the actor, active, allowed, reachable."""
+    if user is None or user.pk == actor_id or not user.is_active:
+        return []
+    if not _valid_address(user.email) or not can(user, Action.VIEW, ticket):
+        return []
+    return [Recipient(f"u{user.pk}", user.email, user.name, user)]
+
+
+def _group_recipients(ticket: Ticket, actor_id: int | None) -> list[Recipient]:
+    group = ticket.assignment_group
+    if group is None:
+        return []
+    if _valid_address(group.email):
+        return [Recipient(f"g{group.pk}", group.email, group.name, None)]
+    members = (
+        User.objects.filter(
+            pk__in=Membership.objects.filter(group=group).values("user_id"), is_active=True
+        )
+        .exclude(pk=actor_id)
+        .order_by("pk")
+    )
+    out: list[Recipient] = []
+    for member in members:
+        if is_agent(member):
+            out.extend(_user_recipient(member, ticket, actor_id))
+    return out
+
+
+def _new_value(event: TicketEvent, name: str) -> Any:
+    return event.changes.get(name, (None, None))[1]
+
+
+def _plan(event: TicketEvent) -> str | None:
+    """Which mail (template name) this event calls for, before touching the database."""
+    if event.name == "created":
+        return "created"
+    if event.name == "commented" and event.data.get("kind") == JournalKind.COMMENT:
+        return "commented"
+    if event.name == "state_changed" and event.data.get("to") == "resolved":
+        return "resolved"
+    if event.name == "assigned" and (
+        _new_value(event, "assignee") is not None
+        or _new_value(event, "assignment_group") is not None
+    ):
+        return "assigned"
+    return None
+
+
+def queue_for_event(event: TicketEvent) -> list[Delivery]:
+    """Write the deliveries an event calls for and enqueue their tasks (same transaction)."""
+    template = _plan(event)
+    if template is None or notifications_suppressed():
+        return []
+    ticket = (
+        Ticket.objects.select_related("requester", "assignee", "assignment_group")
+        .filter(pk=event.ticket_id)
+        .first()
+    )
+    if ticket is None:
+        return []
+    context: dict[str, Any] = {"ticket": ticket, "web_url": ticket.web_url, "event": event}
+    if template == "created":
+        # The requester hears even when they logged it themselves: it is their receipt.
+        recipients = _user_recipient(ticket.requester, ticket, actor_id=None)
+        discriminator = "1"
+    elif template == "commented":
+        entry = (
+            JournalEntry.objects.select_related("author")
+            .filter(pk=event.data.get("entry_id"), ticket_id=ticket.pk)
+            .first()
+        )
+        # Only a public comment ever reaches the requester; a work note never does.
+        if entry is None or entry.kind != JournalKind.COMMENT:
+            return []
+        context["entry"] = entry
+        recipients = _user_recipient(ticket.requester, ticket, event.actor_id)
+        discriminator = str(entry.pk)
+    elif template == "resolved":
+        context["resolution_code"] = _new_value(event, "resolution_code")
+        context["resolution_notes"] = _new_value(event, "resolution_notes") or ""
+        recipients = _user_recipient(ticket.requester, ticket, actor_id=None)
+        discriminator = str(ticket.version)
+    else:  # assigned
+        if ticket.assignee_id is not None and _new_value(event, "assignee") is not None:
+            recipients = _user_recipient(ticket.assignee, ticket, event.actor_id)
+        elif ticket.assignee_id is None and _new_value(event, "assignment_group") is not None:
+            recipients = _group_recipients(ticket, event.actor_id)
+            context["to_group"] = True
+        else:
+            recipients = []
+        discriminator = str(ticket.version)
+    deliveries = [
+        _render(template, ticket, recipient, context, discriminator) for recipient in recipients
+    ]
+    if not deliveries:
+        return []
+    Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+    from .tasks import send_delivery
+
+    for delivery in deliveries:
+        # A duplicate (the key already existed) only enqueues a task that finds nothing
+        # to claim, so ignore_conflicts needs no read-back here.
+        send_delivery.enqueue(delivery.key)
+    return deliveries
+
+
+def _render(
+    template: str, ticket: Ticket, recipient: Recipient, context: dict[str, Any], disc: str
+) -> Delivery:
+    ctx = {**context, "recipient": recipient, "site_name": "Mainspring Service Desk"}
+    subject = render_to_string(f"notifications/email/{template}_subject.txt", ctx)
+    body = render_to_string(f"notifications/email/{template}_body.txt", ctx)
+    return Delivery(
+        key=f"{template}:{ticket.pk}:{disc}:{recipient.key}",
+        event=template,
+        ticket=ticket,
+        recipient=recipient.user,
+        to_address=formataddr((header_safe(recipient.name, 100), recipient.address)),
+        subject=header_safe(subject, 250),
+        body=body.strip() + "\n",
+    )
+
+
+def _mail_domain() -> str:
+    address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+    if "@" in address:
+        return address.rsplit("@", 1)[1]
+    return urlsplit(settings.BASE_URL).hostname or "mainspring.invalid"
+
+
+def _message(delivery: Delivery) -> EmailMessage:
+    domain = _mail_domain()
+    number = delivery.ticket.number
+    headers = {
+        # RFC 3834: tells auto-responders not to answer, which stops mail loops.
+        "Auto-Submitted": "auto-generated",
+        "X-Mainspring-Ticket": header_safe(number, 40),
+        # Stable, so a resend after a crash is recognisably the same message.
+        "Message-ID": f"<delivery.{delivery.pk}.{delivery.created_at:%Y%m%d%H%M%S}@{domain}>",
+        # Mail clients thread every message about one ticket together.
+        "References": f"<ticket.{number.lower()}@{domain}>",
+    }
+    return EmailMessage(
+        subject=header_safe(delivery.subject, 250),
+        body=delivery.body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[delivery.to_address],
+        headers=headers,
+        connection=get_connection(fail_silently=False),
+    )
+
+
+def _may_receive(delivery: Delivery) -> bool:
+    """Checked again at send time: access may have changed since the event."""
+    if delivery.key.rsplit(":", 1)[-1].startswith("g"):
+        return True  # a group mailbox; the group still works this ticket
+    user = delivery.recipient
+    return user is not None and user.is_active and can(user, Action.VIEW, delivery.ticket)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Backoff after ``attempts`` failed tries, with ±10 % jitter so retries spread out."""
+    base = RETRY_DELAYS[min(attempts, len(RETRY_DELAYS)) - 1]
+    return timedelta(seconds=base * random.uniform(0.9, 1.1))
+
+
+def deliver(key: str, *, now: datetime | None = None) -> str:
+    """Send one delivery if it is due and nobody else has it. Returns what happened."""
+    now = now or timezone.now()
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    claimed = Delivery.objects.filter(
+        due, key=key, status__in=[DeliveryStatus.QUEUED, DeliveryStatus.FAILED]
+    ).update(status=DeliveryStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+    if not claimed:
+        return "not due or already handled"
+    delivery = Delivery.objects.select_related("ticket", "recipient").get(key=key)
+    if not _may_receive(delivery):
+        Delivery.objects.filter(pk=delivery.pk).update(
+            status=DeliveryStatus.SKIPPED, last_error="The recipient may no longer see it."
+        )
+        return "skipped"
+    try:
+        _message(delivery).send()
+    except Exception as exc:  # any transport error: record it and retry, never lose it
+        return _record_failure(delivery, exc)
+    Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
+        status=DeliveryStatus.SENT, sent_at=timezone.now(), next_attempt_at=None
+    )
+    return "sent"
+
+
+def _record_failure(delivery: Delivery, exc: Exception) -> str:
+    error = f"{exc.__class__.__name__}: {exc}"[:2000]
+    now = timezone.now()
+    with transaction.atomic():
+        if delivery.attempts >= max_attempts():
+            Delivery.objects.filter(pk=delivery.pk).update(
+                status=DeliveryStatus.DEAD, last_error=error, next_attempt_at=None
+            )
+            return "dead"
+        next_at = now + retry_delay(delivery.attempts)
+        Delivery.objects.filter(pk=delivery.pk).update(
+            status=DeliveryStatus.FAILED, last_error=error, next_attempt_at=next_at
+        )
+        from .tasks import send_delivery
+
+        send_delivery.using(run_after=next_at).enqueue(delivery.key)
+    return "retrying"
+
+
+def requeue_stalled(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Re-enqueue deliveries whose task was lost (worker killed mid-send, task crashed).
+
+    Sending twice on the wire is possible after a crash; losing a mail is not.
+    """
+    now = now or timezone.now()
+    from .tasks import send_delivery
+
+    stalled = Q(status=DeliveryStatus.SENDING, claimed_at__lt=now - STALE_CLAIM) | Q(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=now - LOST_RETRY),
+        status__in=[DeliveryStatus.QUEUED, DeliveryStatus.FAILED],
+        created_at__lt=now - LOST_RETRY,
+    )
+    keys = list(Delivery.objects.filter(stalled).values_list("key", flat=True)[:limit])
+    requeued = 0
+    for key in keys:
+        with transaction.atomic():
+            # Moving next_attempt_at forward is the claim: only one sweep re-enqueues.
+            updated = Delivery.objects.filter(stalled, key=key).update(
+                status=Case(
+                    When(status=DeliveryStatus.SENDING, then=Value(DeliveryStatus.FAILED)),
+                    default=F("status"),
+                ),
+                next_attempt_at=now,
+            )
+            if updated:
+                send_delivery.enqueue(key)
+                requeued += 1
+    return requeued

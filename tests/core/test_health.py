@@ -1,0 +1,49 @@
+"""/healthz says the process is up; /readyz also needs the database and a live worker."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from mainspring.core.models import WorkerHeartbeat
+from mainspring.core.worker import BackgroundWorker
+
+
+def test_healthz_is_ok_without_touching_the_database(client, db, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_is_503_until_a_worker_is_seen(client, db):
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["migrations"] == "ok"
+    assert body["checks"]["worker"] != "ok"
+
+    BackgroundWorker(worker_id="test-worker").heartbeat()
+
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "migrations": "ok", "worker": "ok"},
+    }
+
+
+def test_readyz_ignores_a_stale_heartbeat(client, db, settings):
+    settings.WORKER_HEARTBEAT_STALE_SECONDS = 60
+    WorkerHeartbeat.objects.create(
+        worker_id="gone", hostname="old", seen_at=timezone.now() - timedelta(minutes=5)
+    )
+    assert client.get("/readyz").status_code == 503
+
+
+def test_health_endpoints_refuse_writes(client, db):
+    assert client.post("/healthz").status_code == 405
+    assert client.post("/readyz").status_code == 405

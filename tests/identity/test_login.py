@@ -1,0 +1,186 @@
+"""Sign-in, sign-out, safe redirects, brute-force lockout and the demo-login hint."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from mainspring.identity.models import Role
+from tests.factories import PASSWORD, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+LOGIN = "/login/"
+
+
+def _post_login(client, username, password, *, ip="127.0.0.1", next_url=None, **extra):
+    data = {"username": username, "password": password}
+    url = LOGIN if next_url is None else f"{LOGIN}?next={next_url}"
+    if next_url is not None:
+        data["next"] = next_url
+    return client.post(url, data, REMOTE_ADDR=ip, **extra)
+
+
+def _normalise(html: str) -> str:
+    # CSRF tokens are masked differently on every render; the username is echoed back
+    # into the form on purpose. Everything else must be byte-identical.
+    html = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", html)
+    html = re.sub(r'"X-CSRFToken": "[^"]+"', "", html)
+    return re.sub(r'name="username" value="[^"]*"', 'name="username"', html)
+
+
+def test_login_page_supports_password_managers(client):
+    response = client.get(LOGIN)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'autocomplete="username"' in html
+    assert 'autocomplete="current-password"' in html
+    # Nothing blocks paste.
+    assert "onpaste" not in html and "paste" not in html.lower()
+
+
+def test_login_and_logout(client, requester):
+    response = _post_login(client, requester.username, PASSWORD)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("home")
+    assert client.get(reverse("account")).status_code == 200
+
+    # Logging out by GET is refused: a link or an <img> cannot sign anyone out.
+    assert client.get(reverse("logout")).status_code == 405
+    response = client.post(reverse("logout"))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("login")
+    response = client.get(reverse("account"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_wrong_password_keeps_username_and_says_so(client, requester):
+    response = _post_login(client, requester.username, "nope")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "did not match" in html
+    assert f'value="{requester.username}"' in html
+    assert "_auth_user_id" not in client.session
+
+
+def test_local_next_is_followed(client, requester):
+    response = _post_login(client, requester.username, PASSWORD, next_url="/portal/?x=1")
+    assert response.status_code == 302
+    assert response["Location"] == "/portal/?x=1"
+
+
+@pytest.mark.parametrize(
+    "evil",
+    [
+        "//evil.com",
+        "https://evil.com/",
+        "https://app@evil.com",
+        "/\\evil.com",
+        "\\\\evil.com",
+        "http:///evil.com",
+        "javascript:alert(1)",
+        " //evil.com",
+    ],
+)
+def test_offsite_next_is_ignored(client, requester, evil):
+    response = _post_login(client, requester.username, PASSWORD, next_url=evil)
+    assert response.status_code == 302
+    location = response["Location"]
+    assert location == reverse("home"), location
+    # And the login form never echoes an unsafe target back into its hidden field.
+    page = client.get(LOGIN + "?next=" + evil)
+    assert "evil" not in page.content.decode() or page.status_code == 302
+
+
+def test_demo_logins_listed_only_while_demo_users_exist(client):
+    UserFactory(username="plainuser")
+    html = client.get(LOGIN).content.decode()
+    assert "Demo accounts" not in html
+
+    UserFactory(username="demoagent", role=Role.AGENT, is_demo=True)
+    UserFactory(username="gone", is_demo=True, is_active=False)
+    html = client.get(LOGIN).content.decode()
+    assert "Demo accounts" in html
+    assert "demoagent" in html
+    assert "<code>demo</code>" in html
+    assert "gone" not in html  # a disabled demo account is not advertised
+    assert "plainuser" not in html
+
+
+def test_unknown_user_and_wrong_password_answer_identically(client, requester):
+    UserFactory(username="disabled", is_active=False)
+    wrong = _post_login(client, requester.username, "wrong", ip="10.0.0.1")
+    unknown = _post_login(client, "nosuchuser", "wrong", ip="10.0.0.2")
+    inactive = _post_login(client, "disabled", PASSWORD, ip="10.0.0.3")
+    assert wrong.status_code == unknown.status_code == inactive.status_code == 200
+    assert _normalise(wrong.content.decode()) == _normalise(unknown.content.decode())
+    assert _normalise(wrong.content.decode()) == _normalise(inactive.content.decode())
+
+
+def test_lockout_after_five_failures_refuses_even_the_right_password(client, requester):
+    for _ in range(4):
+        assert _post_login(client, requester.username, "wrong").status_code == 200
+    fifth = _post_login(client, requester.username, "wrong")
+    assert fifth.status_code == 429
+    right = _post_login(client, requester.username, PASSWORD)
+    assert right.status_code == 429
+    html = right.content.decode()
+    assert "Too many failed sign-in attempts" in html
+    # The page still offers the form, with the username kept.
+    assert 'name="password"' in html
+    assert f'value="{requester.username}"' in html
+    assert right["Retry-After"]
+    assert "_auth_user_id" not in client.session
+
+
+def test_lockout_by_username_holds_from_another_address(client, requester):
+    for n in range(5):
+        _post_login(client, requester.username, "wrong", ip=f"10.1.0.{n + 1}")
+    response = _post_login(client, requester.username, PASSWORD, ip="10.9.9.9")
+    assert response.status_code == 429
+    # Another account from a fresh address is unaffected.
+    other = UserFactory(username="carol")
+    assert _post_login(client, other.username, PASSWORD, ip="10.9.9.8").status_code == 302
+
+
+def test_lockout_by_address_stops_one_password_on_many_accounts(client, requester):
+    for n in range(5):
+        _post_login(client, f"someone{n}", "Winter2025!", ip="10.2.0.1")
+    response = _post_login(client, requester.username, PASSWORD, ip="10.2.0.1")
+    assert response.status_code == 429
+
+
+def test_locked_unknown_and_locked_known_user_answer_identically(client, requester):
+    for _ in range(5):
+        _post_login(client, requester.username, "wrong", ip="10.3.0.1")
+        _post_login(client, "ghost", "wrong", ip="10.3.0.2")
+    known = _post_login(client, requester.username, "wrong", ip="10.3.0.1")
+    unknown = _post_login(client, "ghost", "wrong", ip="10.3.0.2")
+    assert known.status_code == unknown.status_code == 429
+    assert _normalise(known.content.decode()) == _normalise(unknown.content.decode())
+
+
+def test_lockout_answers_json_for_api_clients(client, requester):
+    for _ in range(5):
+        _post_login(client, requester.username, "wrong", ip="10.4.0.1")
+    response = _post_login(
+        client, requester.username, PASSWORD, ip="10.4.0.1", HTTP_ACCEPT="application/json"
+    )
+    assert response.status_code == 429
+    body = response.json()
+    assert body["error"]["code"] == "throttled"
+    assert body["error"]["fields"] == {}
+    assert "Too many failed sign-in attempts" in body["error"]["message"]
+
+
+def test_success_resets_the_failure_count(client, requester):
+    for _ in range(4):
+        _post_login(client, requester.username, "wrong", ip="10.5.0.1")
+    assert _post_login(client, requester.username, PASSWORD, ip="10.5.0.1").status_code == 302
+    client.post(reverse("logout"))
+    for _ in range(4):
+        assert _post_login(client, requester.username, "wrong", ip="10.5.0.1").status_code == 200
+    assert _post_login(client, requester.username, PASSWORD, ip="10.5.0.1").status_code == 302
