@@ -35,6 +35,34 @@ def _isolated_settings(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _reference_data(request):
+    """Transactional tests end with a flush that also empties the migrations' reference
+    data; put it back so every database test starts from what an installation has."""
+    if not (
+        {"db", "transactional_db", "live_server"} & set(request.fixturenames)
+        or request.node.get_closest_marker("django_db")
+    ):
+        return
+    request.getfixturevalue(
+        "db"
+        if "transactional_db" not in request.fixturenames
+        and "live_server" not in request.fixturenames
+        and not _is_transactional(request)
+        else "transactional_db"
+    )
+    from mainspring.incidents.models import PriorityRule, ResolutionCode
+    from mainspring.incidents.reference import ensure_reference_data
+
+    if PriorityRule.objects.count() < 9 or not ResolutionCode.objects.exists():
+        ensure_reference_data(ResolutionCode, PriorityRule)
+
+
+def _is_transactional(request) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    return bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
+
+
 @pytest.fixture
 def password() -> str:
     return PASSWORD

@@ -29,6 +29,8 @@ class User(AbstractUser):
 
     class Meta:
         ordering = ["username"]
+        # Assignee pickers list agents among many thousands of requesters.
+        indexes = [models.Index(fields=["role", "username"], name="user_role_idx")]
 
     def __str__(self) -> str:
         return self.name

@@ -38,7 +38,7 @@ from mainspring.identity.policy import (
 
 from . import services
 from .filters import IncidentFilter
-from .models import Category, HoldReason, Incident, IncidentState, ResolutionCode
+from .models import KIND, Category, HoldReason, Incident, IncidentState, ResolutionCode
 from .states import INCIDENT_MACHINE
 
 __all__ = ["IncidentViewSet", "register"]
@@ -243,15 +243,13 @@ class _IncidentBase(
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet:
-        qs = Incident.objects.select_related(
-            "requester",
-            "opened_by",
-            "assignee",
-            "assignment_group",
-            "category",
-            "subcategory",
-            "resolution_code",
-            "parent",
+        # Join only the people and the group; a 10-table join costs PostgreSQL ~25 ms of
+        # planning per request (bench/), far more than four small prefetches that are
+        # skipped entirely when no row on the page has the field set.
+        qs = (
+            Incident.objects.filter(kind=KIND)
+            .select_related("requester", "opened_by", "assignee", "assignment_group")
+            .prefetch_related("category", "subcategory", "resolution_code", "parent")
         )
         return visible_tickets(self.request.user, qs)
 

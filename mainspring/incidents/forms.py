@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.urls import reverse
 
 from mainspring.core.models import Channel, JournalKind, Level, LinkKind
+from mainspring.core.widgets import use_fast_selects
 from mainspring.identity.models import AssignmentGroup, Role
 
 from .models import Category, HoldReason, ResolutionCode
@@ -51,6 +52,11 @@ class UserChoiceField(forms.ModelChoiceField):
 class AccessibleForm(forms.Form):
     """Django 5.2 marks fields with errors ``aria-invalid`` and points ``aria-describedby``
     at ``<id>_error``; the templates render the message under that id."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Agent and group pickers can hold a thousand options each (core.widgets).
+        use_fast_selects(self)
 
     def apply_errors(
         self, fields: Mapping[str, list[str]], aliases: Mapping[str, str] | None = None

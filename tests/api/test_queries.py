@@ -47,7 +47,9 @@ def test_list_query_count_is_constant(api_for, agent, requester, service_desk, w
     few = _count(client, url())
     _many(agent, requester, service_desk, 12)
     many = _count(client, url() + "?ordering=-priority&state=new&q=T")
-    assert few == many <= 3
+    # token lookup, the page, and one prefetch each for the category and the parent set
+    # on these rows: fixed whatever the number of rows.
+    assert few == many <= 4
     with CaptureQueriesContext(connection) as ctx:
         client.get(url())
     assert not any("COUNT(" in q["sql"].upper() for q in ctx.captured_queries)

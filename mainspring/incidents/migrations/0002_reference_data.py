@@ -2,31 +2,12 @@
 
 from django.db import migrations
 
-RESOLUTION_CODES = [
-    ("solved", "Solved (permanently)"),
-    ("workaround", "Solved (workaround)"),
-    ("not_reproducible", "Not reproducible"),
-    ("duplicate", "Duplicate"),
-    ("user_instructed", "User instructed"),
-    ("no_fault_found", "No fault found"),
-]
-
-MATRIX = [
-    ("high", "high", 1), ("high", "medium", 2), ("medium", "high", 2),
-    ("high", "low", 3), ("medium", "medium", 3), ("low", "high", 3),
-    ("medium", "low", 4), ("low", "medium", 4), ("low", "low", 5),
-]
-
+from mainspring.incidents.reference import ensure_reference_data
 
 def forwards(apps, schema_editor):
-    ResolutionCode = apps.get_model("incidents", "ResolutionCode")
-    PriorityRule = apps.get_model("incidents", "PriorityRule")
-    for code, label in RESOLUTION_CODES:
-        ResolutionCode.objects.get_or_create(code=code, defaults={"label": label})
-    for impact, urgency, priority in MATRIX:
-        PriorityRule.objects.get_or_create(
-            impact=impact, urgency=urgency, defaults={"priority": priority}
-        )
+    ensure_reference_data(
+        apps.get_model("incidents", "ResolutionCode"), apps.get_model("incidents", "PriorityRule")
+    )
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute("CREATE SEQUENCE IF NOT EXISTS ticket_number_inc START 1001")
 
