@@ -7,6 +7,7 @@ download); axe-core is the vendored copy the setup step installs.
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 from django.test import Client
 
 from mainspring.core import services as core
@@ -71,7 +72,7 @@ def test_queue_filters_in_place_and_is_accessible(agent_page, incident, agent, r
     agent_page.select_option("#id_priority", "1")
     agent_page.wait_for_selector("#queue-status:has-text('1 ticket shown')")
     assert "priority=1" in agent_page.url  # the filter is in the address bar
-    assert agent_page.locator("tbody tr").count() == 1
+    expect(agent_page.locator("tbody tr")).to_have_count(1)
     agent_page.click("#sort-updated")
     agent_page.wait_for_selector("th[aria-sort='descending'] #sort-updated")
     assert violations(agent_page) == []
@@ -86,7 +87,7 @@ def test_detail_actions_swap_in_place_and_keep_drafts(agent_page, incident):
     agent_page.fill("#id_body", "Please restart the client")
     agent_page.click("#composer button[type=submit]")
     agent_page.wait_for_selector("#messages:has-text('Public comment added.')")
-    assert agent_page.is_checked("input[name=kind][value=work_note]")
+    expect(agent_page.locator("input[name=kind][value=work_note]")).to_be_checked()
     agent_page.wait_for_function(
         "document.activeElement && document.activeElement.id === 'id_body'"
     )
@@ -94,7 +95,7 @@ def test_detail_actions_swap_in_place_and_keep_drafts(agent_page, incident):
     agent_page.fill("#id_body", "Draft in progress")
     agent_page.click("button:has-text('Start work')")
     agent_page.wait_for_selector("#messages:has-text('is now In progress')")
-    assert agent_page.input_value("#id_body") == "Draft in progress"
+    expect(agent_page.locator("#id_body")).to_have_value("Draft in progress")
     # Resolve without notes: the error summary takes focus; then resolve properly.
     agent_page.click("summary:has-text('Resolve')")
     agent_page.select_option("#id_resolution_code", "solved")
@@ -107,7 +108,7 @@ def test_detail_actions_swap_in_place_and_keep_drafts(agent_page, incident):
     agent_page.fill("#id_resolution_notes", "Restarted the concentrator")
     agent_page.click("#resolve-form button[type=submit]")
     agent_page.wait_for_selector("#messages:has-text('is now Resolved')")
-    assert agent_page.locator(".badge", has_text="Resolved").count() == 1
+    expect(agent_page.locator(".badge", has_text="Resolved")).to_have_count(1)
     assert agent_page.locator("img[src=x]").count() == 0
 
 
