@@ -7,8 +7,8 @@ download); axe-core is the vendored copy the setup step installs.
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import expect
 from django.test import Client
+from playwright.sync_api import expect
 
 from mainspring.core import services as core
 from mainspring.incidents.models import ResolutionCode
