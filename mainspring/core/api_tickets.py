@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db.models import Q
-from django.http import FileResponse, Http404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -35,6 +34,7 @@ from .models import (
     TicketLink,
     Watcher,
 )
+from .views import attachment_response
 
 __all__ = ["AttachmentDownloadView", "TicketResourcesMixin"]
 
@@ -346,21 +346,4 @@ class AttachmentDownloadView(APIView):
         operation_id="attachments_download",
     )
     def get(self, request, key):
-        attachment = Attachment.objects.select_related("ticket").filter(storage_key=key).first()
-        if attachment is None:
-            raise Http404
-        require(request.user, Action.VIEW, attachment.ticket)
-        try:
-            handle = attachment.file.open("rb")
-        except FileNotFoundError as exc:
-            raise Http404 from exc
-        response = FileResponse(
-            handle,
-            as_attachment=True,
-            filename=attachment.filename,
-            content_type="application/octet-stream",
-        )
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Content-Security-Policy"] = "sandbox; default-src 'none'"
-        response["Cache-Control"] = "private, no-store"
-        return response
+        return attachment_response(request.user, key)

@@ -91,14 +91,17 @@ def ticket_redirect(request: HttpRequest, number: str) -> HttpResponse:
     return redirect(KIND_ROUTES.get(ticket.kind, "incidents:detail"), number=number.upper())
 
 
-@login_required
-def download_attachment(request: HttpRequest, key) -> HttpResponse:
-    """Only people who may see the ticket may download; always as a download."""
+def attachment_response(user, key) -> FileResponse:
+    """The file behind ``key`` as a download, if ``user`` may see its ticket (else 404).
+
+    Always ``attachment`` + ``nosniff`` + a sandboxing CSP, whatever the file holds, so
+    nothing a user uploaded can render in our origin. Shared by the UI and the API.
+    """
     attachment = Attachment.objects.select_related("ticket").filter(storage_key=key).first()
     if attachment is None:
         raise Http404
     try:
-        require(request.user, Action.VIEW, attachment.ticket)
+        require(user, Action.VIEW, attachment.ticket)
     except NotVisible as exc:
         raise Http404 from exc
     try:
@@ -115,6 +118,12 @@ def download_attachment(request: HttpRequest, key) -> HttpResponse:
     response["Content-Security-Policy"] = "sandbox; default-src 'none'"
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@login_required
+def download_attachment(request: HttpRequest, key) -> HttpResponse:
+    """Only people who may see the ticket may download; always as a download."""
+    return attachment_response(request.user, key)
 
 
 def _error(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
