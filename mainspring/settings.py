@@ -86,7 +86,9 @@ INSTALLED_APPS = [
     "mainspring.identity",
     "mainspring.incidents",
     "mainspring.notifications",
+    "mainspring.sla",
     "mainspring.portal",
+    "mainspring.knowledge",
 ]
 
 MIDDLEWARE = [
@@ -266,6 +268,7 @@ SPECTACULAR_SETTINGS = {
         "LevelEnum": "mainspring.core.models.Level",
         "JournalKindEnum": "mainspring.core.models.JournalKind",
         "LinkKindEnum": "mainspring.core.models.LinkKind",
+        "ArticleKindEnum": "mainspring.knowledge.models.ArticleKind",
         "NewJournalKindEnum": ["comment", "work_note"],
     },
 }
@@ -278,5 +281,7 @@ LOGGING = {
     "loggers": {
         "django.request": {"level": "ERROR"},
         "axes": {"level": "WARNING"},
+        # The database worker logs every idle poll at INFO; task runs stay visible.
+        "django_tasks_db": {"level": "WARNING"},
     },
 }

@@ -16,6 +16,8 @@ urlpatterns = [
     path("attachments/<uuid:key>/", core_views.download_attachment, name="attachment-download"),
     path("", include("mainspring.identity.urls")),
     path("incidents/", include("mainspring.incidents.urls")),
+    path("knowledge/", include("mainspring.knowledge.urls")),
+    path("portal/knowledge/", include("mainspring.knowledge.portal_urls")),
     path("portal/", include("mainspring.portal.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("mainspring.api_urls")),

@@ -236,9 +236,17 @@ def add_journal_entry(
     return entry
 
 
-def add_system_entry(ticket: Ticket, body: str, *, by=None, channel: str = Channel.SYSTEM):
+def add_system_entry(
+    ticket: Ticket,
+    body: str,
+    *,
+    by=None,
+    channel: str = Channel.SYSTEM,
+    kind: str = JournalKind.SYSTEM,
+):
+    """A journal entry written by the system; ``kind=WORK_NOTE`` keeps it internal."""
     return JournalEntry.objects.create(
-        ticket=ticket, kind=JournalKind.SYSTEM, body=body, author=by, channel=channel
+        ticket=ticket, kind=kind, body=body, author=by, channel=channel
     )
 
 

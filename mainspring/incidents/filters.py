@@ -7,9 +7,12 @@ Only the names declared here reach the ORM; a bad value is a 400 with field erro
 
 from __future__ import annotations
 
+from datetime import UTC, timedelta
+
 import django_filters as filters
 from django import forms
 from django.db.models import Q, QuerySet
+from django_filters.fields import IsoDateTimeField
 
 from mainspring.identity.models import AssignmentGroup
 
@@ -40,6 +43,30 @@ class StrictBooleanFilter(filters.Filter):
     field_class = StrictBooleanField
 
 
+MAX_UTC_OFFSET = timedelta(hours=14)  # the widest offset any real time zone uses
+
+
+class UtcDateTimeField(IsoDateTimeField):
+    """ISO 8601, normalised to UTC. Python accepts offsets up to ±24 h and years the
+    database cannot store once shifted; both are a clear 400 here, not a driver error."""
+
+    def clean(self, value):
+        parsed = super().clean(value)
+        if parsed is None:
+            return None
+        offset = parsed.utcoffset()
+        if offset is not None and abs(offset) > MAX_UTC_OFFSET:
+            raise forms.ValidationError("Use a UTC offset between -14:00 and +14:00.")
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError as exc:
+            raise forms.ValidationError("Use a date between the years 1 and 9999.") from exc
+
+
+class UtcDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
+
+
 class IncidentFilter(filters.FilterSet):
     """Allowlisted filters for ``/api/v1/incidents/``."""
 
@@ -67,10 +94,10 @@ class IncidentFilter(filters.FilterSet):
     category = filters.ModelChoiceFilter(queryset=Category.objects.all(), help_text="Category id.")
     major_incident = StrictBooleanFilter(field_name="major_incident")
     is_open = StrictBooleanFilter(field_name="is_open", help_text="true: new/in progress/on hold.")
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    updated_after = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
-    updated_before = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    updated_after = UtcDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_before = UtcDateTimeFilter(field_name="updated_at", lookup_expr="lt")
     q = filters.CharFilter(
         method="filter_text",
         max_length=200,

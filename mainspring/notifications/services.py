@@ -47,6 +47,7 @@ __all__ = [
     "header_safe",
     "notifications_suppressed",
     "queue_for_event",
+    "queue_sla_notice",
     "requeue_stalled",
     "suppress_notifications",
 ]
@@ -345,3 +346,50 @@ def requeue_stalled(*, now: datetime | None = None, limit: int = 500) -> int:
                 send_delivery.enqueue(key)
                 requeued += 1
     return requeued
+
+
+def queue_sla_notice(
+    ticket: Ticket, *, users=(), groups=(), key: str, subject: str, body: str
+) -> list[Delivery]:
+    """Queue an SLA escalation mail to users and groups (mailbox, or agent members).
+
+    Runs inside the escalation's transaction; ``key`` (timer and threshold) makes a
+    repeat a no-op, so a notice is sent once per recipient.
+    """
+    if notifications_suppressed():
+        return []
+    recipients: dict[str, Recipient] = {}
+    for user in users:
+        for r in _user_recipient(user, ticket, actor_id=None):
+            recipients[r.key] = r
+    for group in groups:
+        if _valid_address(group.email):
+            recipients[f"g{group.pk}"] = Recipient(f"g{group.pk}", group.email, group.name, None)
+            continue
+        members = User.objects.filter(
+            pk__in=Membership.objects.filter(group=group).values("user_id"), is_active=True
+        ).order_by("pk")
+        for member in members:
+            if is_agent(member):
+                for r in _user_recipient(member, ticket, actor_id=None):
+                    recipients[r.key] = r
+    deliveries = [
+        Delivery(
+            key=f"sla:{key}:{r.key}"[:255],
+            event="sla",
+            ticket=ticket,
+            recipient=r.user,
+            to_address=formataddr((header_safe(r.name, 100), r.address)),
+            subject=header_safe(subject, 250),
+            body=body.strip() + "\n",
+        )
+        for r in recipients.values()
+    ]
+    if not deliveries:
+        return []
+    Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+    from .tasks import send_delivery
+
+    for delivery in deliveries:
+        send_delivery.enqueue(delivery.key)
+    return deliveries

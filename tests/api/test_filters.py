@@ -166,3 +166,14 @@ def test_every_ordering_pages_through_all_rows_once(
 def test_no_count_in_list_response(api_for, agent, tickets):
     body = api_for(agent).get(url()).json()
     assert set(body) == {"next", "previous", "results"}
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["3817-11-20T04:49:23-22:51", "9999-12-31T23:00:00-05:00", "0001-01-01T00:30:00+01:00"],
+)
+def test_out_of_range_datetimes_are_a_400(api_for, agent, value):
+    """Found by the schema fuzzer: PostgreSQL refused these offsets with a 500."""
+    response = api_for(agent).get("/api/v1/incidents/", {"created_after": value})
+    assert response.status_code == 400
+    assert "created_after" in response.json()["error"]["fields"]

@@ -354,7 +354,13 @@ class Command(BaseCommand):
         with suppress_notifications(), transaction.atomic():
             people = self.create_people()
             categories = self.create_categories()
+            from mainspring.sla.demo import load_demo_slas
+
+            load_demo_slas()
             self.create_incidents(incidents, people, categories, rng)
+            from mainspring.knowledge.demo import load_demo_articles
+
+            load_demo_articles()
         self.stdout.write(
             f"Loaded demo data: {len(DEMO_USERS)} users, {len(GROUPS)} groups, "
             f"{incidents} incidents in {time.monotonic() - started:.1f} s."

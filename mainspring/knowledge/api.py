@@ -1,0 +1,264 @@
+"""``/api/v1/articles/`` and ``/api/v1/search/``: thin over knowledge services and search.
+
+Scope first (``visible_articles``; an invisible article is a 404), then the service,
+which checks the policy and validates. Errors use the one shape from ``core.api``.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from mainspring.core.api import (
+    ApiError,
+    KeysetPagination,
+    StrictQueryParamsMixin,
+    etag_for,
+    parse_if_match,
+    reject_unknown,
+    require_object,
+)
+from mainspring.identity.models import AssignmentGroup
+from mainspring.incidents.models import Category
+
+from . import policy, search, services
+from .models import Article, ArticleKind, Audience
+from .states import ARTICLE_MACHINE
+
+__all__ = ["ArticleViewSet", "SearchView", "register"]
+
+
+class ArticleSerializer(serializers.ModelSerializer):
+    """How an article reads; ``body`` is Markdown, ``body_html`` rendered and sanitised."""
+
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    reviewer = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    category = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    groups = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    tags = serializers.SerializerMethodField()
+    body_html = serializers.CharField(read_only=True)
+    state = serializers.ChoiceField(choices=ARTICLE_MACHINE.choices(), read_only=True)
+    web_url = serializers.URLField(read_only=True)
+
+    class Meta:
+        model = Article
+        fields = [
+            "number", "title", "summary", "body", "body_html", "kind", "audience", "groups",
+            "category", "tags", "state", "version", "revision", "author", "reviewer",
+            "review_comment", "review_by", "created_at", "updated_at", "published_at",
+            "web_url",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_tags(self, obj: Article) -> list[str]:
+        return obj.tag_list
+
+
+class ArticleWriteSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200, required=False)
+    summary = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    body = serializers.CharField(max_length=200_000, required=False, allow_blank=True)
+    kind = serializers.ChoiceField(choices=ArticleKind.choices, required=False)
+    audience = serializers.ChoiceField(choices=Audience.choices, required=False)
+    groups = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=AssignmentGroup.objects.all(), required=False
+    )
+    category = serializers.PrimaryKeyRelatedField(
+        queryset=Category.objects.all(), required=False, allow_null=True
+    )
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=50), required=False, max_length=30
+    )
+    review_by = serializers.DateField(required=False, allow_null=True)
+
+
+class RevisionSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    title = serializers.CharField()
+    summary = serializers.CharField()
+    body = serializers.CharField()
+    published_at = serializers.DateTimeField()
+    published_by = serializers.CharField(source="published_by.username", allow_null=True)
+
+
+class FeedbackSerializer(serializers.Serializer):
+    helpful = serializers.BooleanField()
+    comment = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+
+class SendBackSerializer(serializers.Serializer):
+    comment = serializers.CharField(max_length=5000)
+
+
+WRITE_FIELDS = frozenset(ArticleWriteSerializer().fields)
+READ_ONLY = frozenset(ArticleSerializer.Meta.fields) - WRITE_FIELDS
+
+
+class ArticleViewSet(
+    StrictQueryParamsMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Knowledge articles the caller may read; agents write, reviewers publish."""
+
+    serializer_class = ArticleSerializer
+    lookup_field = "number"
+    pagination_class = KeysetPagination
+    ordering_choices = {"-id": ("-id",), "id": ("id",)}
+    default_ordering = ("-id",)
+    extra_query_params = frozenset({"cursor", "page_size", "ordering", "state", "kind"})
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        qs = policy.visible_articles(self.request.user).select_related("author", "reviewer")
+        qs = qs.prefetch_related("groups")
+        if self.action == "list":
+            state = self.request.query_params.get("state")
+            kind = self.request.query_params.get("kind")
+            if state:
+                if state not in dict(ARTICLE_MACHINE.choices()):
+                    raise ApiError(400, "invalid", "Invalid input.", {"state": ["Unknown state."]})
+                qs = qs.filter(state=state)
+            if kind:
+                if kind not in ArticleKind.values:
+                    raise ApiError(400, "invalid", "Invalid input.", {"kind": ["Unknown type."]})
+                qs = qs.filter(kind=kind)
+        return qs
+
+    def get_object(self):
+        obj = self.get_queryset().filter(number=str(self.kwargs["number"]).upper()[:16]).first()
+        if obj is None:
+            raise ApiError(404, "not_found", "Not found.")
+        return obj
+
+    def _answer(self, article: Article, code: int = 200) -> Response:
+        article = self.get_queryset().get(pk=article.pk)
+        response = Response(ArticleSerializer(article).data, status=code)
+        response["ETag"] = etag_for(article.version)
+        return response
+
+    def _write_data(self, request, partial: bool) -> dict:
+        data = require_object(request.data)
+        reject_unknown(data, WRITE_FIELDS | {"version"}, READ_ONLY - {"version"})
+        ser = ArticleWriteSerializer(data=data, partial=partial)
+        ser.is_valid(raise_exception=True)
+        fields = dict(ser.validated_data)
+        if "groups" in fields:
+            fields["groups"] = list(fields["groups"])
+        return fields
+
+    @extend_schema(request=ArticleWriteSerializer, responses={201: ArticleSerializer})
+    def create(self, request, *args, **kwargs):
+        article = services.create_article(by=request.user, **self._write_data(request, False))
+        return self._answer(article, status.HTTP_201_CREATED)
+
+    def retrieve(self, request, *args, **kwargs):
+        return self._answer(self.get_object())
+
+    @extend_schema(request=ArticleWriteSerializer, responses={200: ArticleSerializer})
+    def partial_update(self, request, *args, **kwargs):
+        article = self.get_object()
+        expected = parse_if_match(request)
+        fields = self._write_data(request, True)
+        services.update_article(article, by=request.user, expected_version=expected, **fields)
+        return self._answer(article)
+
+    def update(self, request, *args, **kwargs):
+        if not kwargs.get("partial"):
+            raise ApiError(405, "method_not_allowed", "Use PATCH.")
+        return super().update(request, *args, **kwargs)
+
+    def _transition(self, request, fn, **extra):
+        article = self.get_object()
+        fn(article, by=request.user, expected_version=parse_if_match(request), **extra)
+        return self._answer(article)
+
+    @extend_schema(request=None, responses={200: ArticleSerializer})
+    @action(detail=True, methods=["post"])
+    def submit(self, request, number=None):
+        return self._transition(request, services.submit)
+
+    @extend_schema(request=None, responses={200: ArticleSerializer})
+    @action(detail=True, methods=["post"])
+    def publish(self, request, number=None):
+        return self._transition(request, services.publish)
+
+    @extend_schema(request=SendBackSerializer, responses={200: ArticleSerializer})
+    @action(detail=True, methods=["post"])
+    def send_back(self, request, number=None):
+        data = require_object(request.data)
+        ser = SendBackSerializer(data={"comment": data.get("comment", "")})
+        ser.is_valid(raise_exception=True)
+        return self._transition(request, services.send_back, comment=ser.validated_data["comment"])
+
+    @extend_schema(request=None, responses={200: ArticleSerializer})
+    @action(detail=True, methods=["post"])
+    def retire(self, request, number=None):
+        return self._transition(request, services.retire)
+
+    @extend_schema(request=None, responses={200: RevisionSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def versions(self, request, number=None):
+        article = self.get_object()
+        revisions = article.revisions.select_related("published_by")[:200]
+        return Response(RevisionSerializer(revisions, many=True).data)
+
+    @extend_schema(request=FeedbackSerializer, responses={201: FeedbackSerializer})
+    @action(detail=True, methods=["post"])
+    def feedback(self, request, number=None):
+        article = self.get_object()
+        data = require_object(request.data)
+        reject_unknown(data, {"helpful", "comment"})
+        ser = FeedbackSerializer(data=data)
+        ser.is_valid(raise_exception=True)
+        fb = services.rate(article, by=request.user, **ser.validated_data)
+        return Response(
+            {"helpful": fb.helpful, "comment": fb.comment}, status=status.HTTP_201_CREATED
+        )
+
+
+class SearchHitSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    number = serializers.CharField()
+    title = serializers.CharField()
+    snippet = serializers.CharField(help_text="HTML: escaped text with <mark> around matches.")
+    web_url = serializers.URLField()
+
+
+class SearchView(APIView):
+    """Full-text search across what the caller may see: articles; incidents for agents."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("q", str, required=True),
+            OpenApiParameter("kind", str, enum=list(search.KINDS)),
+        ],
+        responses={200: SearchHitSerializer(many=True)},
+    )
+    def get(self, request):
+        unknown = set(request.query_params) - {"q", "kind"}
+        if unknown:
+            raise ApiError(
+                400, "invalid", "Unknown query parameter.",
+                {name[:100]: ["Unknown query parameter."] for name in sorted(unknown)[:20]},
+            )  # fmt: skip
+        q = request.query_params.get("q", "")
+        if not q.strip():
+            raise ApiError(400, "invalid", "Invalid input.", {"q": ["Type something to search."]})
+        if len(q) > search.MAX_QUERY:
+            raise ApiError(400, "invalid", "Invalid input.", {"q": ["At most 200 characters."]})
+        kind = request.query_params.get("kind")
+        if kind and kind not in search.KINDS:
+            raise ApiError(400, "invalid", "Invalid input.", {"kind": ["article or incident."]})
+        hits = search.search(request.user, q, kinds=(kind,) if kind else None)
+        return Response({"results": SearchHitSerializer(hits, many=True).data})
+
+
+def register(router) -> None:
+    router.register("articles", ArticleViewSet, basename="article")

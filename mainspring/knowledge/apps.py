@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class KnowledgeConfig(AppConfig):
+    name = "mainspring.knowledge"
+    label = "knowledge"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Subscribers keep the incident search index and deflections in step with tickets.
+        from . import subscribers  # noqa: F401

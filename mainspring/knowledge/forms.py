@@ -1,0 +1,58 @@
+"""Forms for the knowledge pages; validation of substance stays in services."""
+
+from __future__ import annotations
+
+from django import forms
+
+from mainspring.identity.models import AssignmentGroup
+from mainspring.incidents.models import Category
+
+from .models import ArticleKind, Audience
+
+
+class ArticleForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    summary = forms.CharField(
+        max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    body = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 16}),
+        help_text="Markdown: # headings, **bold**, lists, [links](https://…), ![images](…).",
+    )
+    kind = forms.ChoiceField(choices=ArticleKind.choices, label="Type")
+    category = forms.ModelChoiceField(
+        queryset=Category.objects.filter(active=True, parent__isnull=True), required=False
+    )
+    tags = forms.CharField(max_length=300, required=False, help_text="Words separated by spaces.")
+    audience = forms.ChoiceField(choices=Audience.choices)
+    groups = forms.ModelMultipleChoiceField(
+        queryset=AssignmentGroup.objects.filter(active=True),
+        required=False,
+        help_text="Only for the 'Named groups' audience.",
+    )
+    review_by = forms.DateField(
+        required=False,
+        label="Review by",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    version = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    def service_fields(self) -> dict:
+        data = dict(self.cleaned_data)
+        data.pop("version", None)
+        data["groups"] = list(data["groups"])
+        return data
+
+
+class SendBackForm(forms.Form):
+    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="What to change")
+
+
+class FeedbackForm(forms.Form):
+    helpful = forms.TypedChoiceField(
+        choices=[("yes", "Yes"), ("no", "No")], coerce=lambda v: v == "yes"
+    )
+    comment = forms.CharField(
+        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )

@@ -1,0 +1,195 @@
+"""SLA over the API: calendars, definitions, and each ticket's timers.
+
+Agents read calendars and SLAs; only admins (``Action.CONFIGURE``) change them, through
+``sla.services``. A ticket's timers are visible to whoever may see the ticket (another
+requester's ticket is a 404).
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from mainspring.core.api import (
+    KeysetPagination,
+    StrictQueryParamsMixin,
+    reject_unknown,
+    require_object,
+)
+from mainspring.core.models import Ticket
+from mainspring.identity.policy import Action, can, is_agent, visible_tickets
+
+from . import services
+from .models import BusinessCalendar, CalendarDay, SlaDefinition, SlaTimer
+
+__all__ = ["register", "ticket_timers_view"]
+
+
+class AgentsReadAdminsWrite(permissions.BasePermission):
+    message = "Only administrators may change calendars and SLAs."
+
+    def has_permission(self, request, view) -> bool:
+        if request.method in permissions.SAFE_METHODS:
+            if not is_agent(request.user):
+                self.message = "Only agents may read calendars and SLAs."
+                return False
+            return True
+        return can(request.user, Action.CONFIGURE)
+
+
+class CalendarDaySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CalendarDay
+        fields = ["date", "name", "closed", "hours"]
+
+
+class CalendarSerializer(serializers.ModelSerializer):
+    days = CalendarDaySerializer(many=True, read_only=True)
+
+    class Meta:
+        model = BusinessCalendar
+        fields = [
+            "id",
+            "name",
+            "time_zone",
+            "hours",
+            "holiday_country",
+            "holiday_subdivision",
+            "days",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "days", "updated_at"]
+
+
+class SlaDefinitionSerializer(serializers.ModelSerializer):
+    calendar = serializers.PrimaryKeyRelatedField(queryset=BusinessCalendar.objects.all())
+
+    class Meta:
+        model = SlaDefinition
+        fields = [
+            "id",
+            "name",
+            "active",
+            "target",
+            "duration_seconds",
+            "calendar",
+            "kinds",
+            "priorities",
+            "category_ids",
+            "requester_group_ids",
+            "assignment_group_ids",
+            "pause_states",
+            "reopen",
+            "thresholds",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "updated_at"]
+
+
+class _ConfigViewSet(
+    StrictQueryParamsMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    permission_classes = [permissions.IsAuthenticated, AgentsReadAdminsWrite]
+    pagination_class = KeysetPagination
+    filter_backends: list = []
+    save = staticmethod(services.save_calendar)
+
+    def _data(self, request, *, partial: bool) -> dict:
+        data = require_object(request.data)
+        serializer_class = self.get_serializer_class()
+        writable = {name for name, f in serializer_class().fields.items() if not f.read_only}
+        reject_unknown(data, writable)
+        serializer = serializer_class(data=data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    def create(self, request, *args, **kwargs) -> Response:
+        obj = type(self).save(by=request.user, **self._data(request, partial=False))
+        return Response(self.get_serializer(obj).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs) -> Response:
+        obj = self.get_object()
+        partial = kwargs.get("partial", False)
+        obj = type(self).save(by=request.user, instance=obj, **self._data(request, partial=partial))
+        return Response(self.get_serializer(obj).data)
+
+
+@extend_schema(tags=["sla"])
+class CalendarViewSet(_ConfigViewSet):
+    """Business calendars: hours per weekday (0 = Monday), time zone, holidays."""
+
+    serializer_class = CalendarSerializer
+    save = staticmethod(services.save_calendar)
+
+    def get_queryset(self) -> QuerySet:
+        return BusinessCalendar.objects.prefetch_related("days").order_by("id")
+
+
+@extend_schema(tags=["sla"])
+class SlaDefinitionViewSet(_ConfigViewSet):
+    """SLA definitions: target, business-time duration, calendar, conditions, escalation."""
+
+    serializer_class = SlaDefinitionSerializer
+    save = staticmethod(services.save_definition)
+
+    def get_queryset(self) -> QuerySet:
+        return SlaDefinition.objects.order_by("id")
+
+
+class TimerSerializer(serializers.Serializer):
+    sla = serializers.CharField(source="name")
+    target = serializers.CharField()
+    state = serializers.CharField()
+    started_at = serializers.DateTimeField()
+    breach_at = serializers.DateTimeField(allow_null=True)
+    stopped_at = serializers.DateTimeField(allow_null=True)
+    duration_seconds = serializers.IntegerField()
+    elapsed_seconds = serializers.SerializerMethodField()
+    remaining_seconds = serializers.SerializerMethodField()
+
+    def get_elapsed_seconds(self, obj: SlaTimer) -> int:
+        return services.elapsed_seconds(obj, self.context.get("now"))
+
+    def get_remaining_seconds(self, obj: SlaTimer) -> int:
+        return services.remaining_seconds(obj, self.context.get("now"))
+
+
+def ticket_timers_view(kind: str):
+    """The ``/<practice>/<number>/slas/`` view for tickets of ``kind``."""
+
+    @extend_schema(tags=["sla"], responses=TimerSerializer(many=True))
+    class TicketTimersView(APIView):
+        """The ticket's SLA timers, oldest first, with business time elapsed and left."""
+
+        def get(self, request, number: str) -> Response:
+            reject_unknown(dict(request.query_params), set())
+            ticket = (
+                visible_tickets(request.user, Ticket.objects.filter(kind=kind))
+                .filter(number=number.upper())
+                .only("pk")
+                .first()
+            )
+            if ticket is None:
+                raise Http404
+            timers = SlaTimer.objects.filter(ticket_id=ticket.pk).order_by("started_at", "id")
+            from django.utils import timezone
+
+            data = TimerSerializer(timers, many=True, context={"now": timezone.now()}).data
+            return Response(data)
+
+    TicketTimersView.__name__ = f"{kind.title()}SlaTimersView"
+    return TicketTimersView
+
+
+def register(router) -> None:
+    router.register("calendars", CalendarViewSet, basename="calendar")
+    router.register("slas", SlaDefinitionViewSet, basename="sla")

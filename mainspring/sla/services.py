@@ -1,0 +1,484 @@
+"""SLA timers: start, pause, stop and reselect on ticket events; escalate when due.
+
+Everything here works on ``core.Ticket`` whatever its kind, driven by ``core.events``
+inside the service's transaction, so a timer change commits or rolls back with the
+ticket change that caused it. The escalation sweep claims due timers with
+``select_for_update(skip_locked=True)`` (PostgreSQL) and records each fired threshold
+in ``SlaEscalation`` (unique per timer and percent) in the same transaction as its
+actions: each threshold fires exactly once, even with concurrent or crashed sweeps.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from mainspring.core import services as core
+from mainspring.core.events import TicketEvent
+from mainspring.core.models import Channel, JournalKind, Ticket
+from mainspring.identity.models import AssignmentGroup, Membership
+
+from .calendar import _from_us, _to_us, add_business_us, between_us, spec_for
+from .models import (
+    ACTIVE_STATES,
+    SlaDefinition,
+    SlaEscalation,
+    SlaTimer,
+    Target,
+    TimerState,
+)
+
+__all__ = [
+    "elapsed_seconds",
+    "handle_event",
+    "matches",
+    "remaining_seconds",
+    "start_timer",
+    "sweep",
+]
+
+log = logging.getLogger(__name__)
+_US = 1_000_000
+# Ticket fields SLA conditions look at; a change to one reselects the ticket's SLAs.
+LOOKED_AT = frozenset(
+    {"kind", "priority", "category", "subcategory", "assignment_group", "requester"}
+)
+
+
+# -- the clock -------------------------------------------------------------------------
+def elapsed_us(timer: SlaTimer, now: datetime | None = None) -> int:
+    if timer.running_since is None:
+        return timer.banked_us
+    now = now or timezone.now()
+    spec = spec_for(timer.calendar_config)
+    return timer.banked_us + between_us(spec, _to_us(timer.running_since), _to_us(now))
+
+
+def elapsed_seconds(timer: SlaTimer, now: datetime | None = None) -> int:
+    """Business seconds the clock has run so far."""
+    return elapsed_us(timer, now) // _US
+
+
+def remaining_seconds(timer: SlaTimer, now: datetime | None = None) -> int:
+    """Business seconds left to the target; negative once breached."""
+    return timer.duration_seconds - (elapsed_us(timer, now) + _US - 1) // _US
+
+
+def _bank(timer: SlaTimer, now: datetime) -> None:
+    if timer.running_since is not None:
+        timer.banked_us = elapsed_us(timer, now)
+        timer.running_since = None
+
+
+def _threshold_us(timer: SlaTimer, percent: int) -> int:
+    return -(-percent * timer.duration_seconds * _US // 100)
+
+
+def _schedule(timer: SlaTimer) -> None:
+    """Recompute ``breach_at`` and ``next_threshold_at`` from the clock."""
+    if timer.running_since is None or timer.stopped_at is not None:
+        if timer.stopped_at is None:  # paused: no deadline until it runs again
+            timer.breach_at = timer.breached_at
+        timer.next_threshold_at = None
+        return
+    try:
+        _schedule_running(timer)
+    except ValueError:
+        # No deadline within ten years on a sparse calendar: nothing to sweep for.
+        timer.breach_at = timer.breached_at
+        timer.next_threshold_at = None
+
+
+def _schedule_running(timer: SlaTimer) -> None:
+    spec = spec_for(timer.calendar_config)
+    start = _to_us(timer.running_since)
+    if timer.breached_at is not None:
+        timer.breach_at = timer.breached_at
+    else:
+        left = max(timer.duration_seconds * _US - timer.banked_us, 0)
+        timer.breach_at = _from_us(add_business_us(spec, start, left))
+    if timer.next_percent is None:
+        timer.next_threshold_at = None
+    else:
+        need = max(_threshold_us(timer, timer.next_percent) - timer.banked_us, 0)
+        timer.next_threshold_at = _from_us(add_business_us(spec, start, need))
+
+
+def _percents(timer: SlaTimer) -> list[int]:
+    return sorted(t["percent"] for t in timer.thresholds)
+
+
+def _run(timer: SlaTimer, now: datetime) -> None:
+    timer.running_since = now
+    timer.state = TimerState.BREACHED if timer.breached_at else TimerState.IN_PROGRESS
+    _schedule(timer)
+
+
+def _pause(timer: SlaTimer, now: datetime) -> None:
+    _bank(timer, now)
+    if timer.breached_at is None:
+        timer.state = TimerState.PAUSED
+    _schedule(timer)
+
+
+def _stop(timer: SlaTimer, now: datetime, *, cancel: bool = False) -> None:
+    _bank(timer, now)
+    timer.stopped_at = now
+    timer.next_threshold_at = None
+    if cancel:
+        timer.state = TimerState.CANCELLED
+    elif timer.breached_at is not None or timer.banked_us > timer.duration_seconds * _US:
+        timer.state = TimerState.BREACHED
+        if timer.breached_at is None:
+            timer.breached_at = timer.breach_at or now
+    else:
+        timer.state = TimerState.MET
+
+
+# -- selection -------------------------------------------------------------------------
+def _category_ids(ticket: Ticket) -> set[int]:
+    """Category and subcategory from the practice's row (``ticket.<kind>``), if it has them."""
+    try:
+        row = getattr(ticket, ticket.kind, None)
+    except ObjectDoesNotExist:
+        row = None
+    row = row if row is not None else ticket
+    return {
+        v for v in (getattr(row, "category_id", None), getattr(row, "subcategory_id", None)) if v
+    }
+
+
+def matches(definition: SlaDefinition, ticket: Ticket, requester_groups: set[int]) -> bool:
+    """Whether ``definition``'s conditions select ``ticket`` (an empty list matches all)."""
+    d = definition
+    if d.kinds and ticket.kind not in d.kinds:
+        return False
+    if d.priorities and ticket.priority not in d.priorities:
+        return False
+    if d.category_ids and not (_category_ids(ticket) & set(d.category_ids)):
+        return False
+    if d.assignment_group_ids and ticket.assignment_group_id not in d.assignment_group_ids:
+        return False
+    if d.requester_group_ids and not (requester_groups & set(d.requester_group_ids)):
+        return False
+    return True
+
+
+def _matching(ticket: Ticket) -> list[SlaDefinition]:
+    definitions = list(SlaDefinition.objects.filter(active=True).select_related("calendar"))
+    groups: set[int] = set()
+    if any(d.requester_group_ids for d in definitions):
+        groups = set(
+            Membership.objects.filter(user_id=ticket.requester_id).values_list(
+                "group_id", flat=True
+            )
+        )
+    return [d for d in definitions if matches(d, ticket, groups)]
+
+
+def start_timer(ticket: Ticket, definition: SlaDefinition, now: datetime) -> SlaTimer:
+    """Start ``definition`` on ``ticket`` with a snapshot of the definition and calendar."""
+    percents = sorted(t["percent"] for t in definition.thresholds)
+    timer = SlaTimer(
+        ticket=ticket,
+        definition=definition,
+        name=definition.name,
+        target=definition.target,
+        duration_seconds=definition.duration_seconds,
+        calendar_config=definition.calendar.as_config(),
+        pause_states=list(definition.pause_states),
+        reopen=definition.reopen,
+        thresholds=list(definition.thresholds),
+        started_at=now,
+        next_percent=percents[0] if percents else None,
+        state=TimerState.IN_PROGRESS,
+    )
+    if ticket.state in timer.pause_states:
+        timer.state = TimerState.PAUSED
+        _schedule(timer)
+    else:
+        _run(timer, now)
+    timer.save()
+    return timer
+
+
+def _audit(ticket: Ticket, timer: SlaTimer, old: str, new: str, event: TicketEvent) -> None:
+    core.write_audit(
+        ticket,
+        {f"sla:{timer.name}": (old, new)},
+        by=SimpleNamespace(pk=event.actor_id),
+        channel=event.channel,
+    )
+
+
+def handle_event(event: TicketEvent, now: datetime | None = None) -> None:
+    """Bring the ticket's timers in line with what just happened to it."""
+    now = now or timezone.now()
+    ticket = Ticket.objects.filter(pk=event.ticket_id).first()
+    if ticket is None:
+        return
+    timers = list(SlaTimer.objects.filter(ticket=ticket).order_by("started_at", "id"))
+    active = [t for t in timers if t.state in ACTIVE_STATES and t.stopped_at is None]
+    dirty: dict[int, SlaTimer] = {}
+
+    if not ticket.is_open:
+        for timer in active:
+            _stop(timer, now, cancel=ticket.state == "cancelled")
+            dirty[timer.pk] = timer
+        _save(dirty.values())
+        return
+
+    changed = set(event.changes)
+    reopened = event.name == "state_changed" and event.changes.get("is_open", (True, True)) == (
+        False,
+        True,
+    )
+    restart: set[int] = set()
+    if reopened:
+        latest: dict[int, SlaTimer] = {}
+        for timer in timers:
+            latest[timer.definition_id] = timer
+        for timer in latest.values():
+            if timer.target != Target.RESOLUTION or timer.state == TimerState.CANCELLED:
+                continue
+            if timer.stopped_at is None:
+                continue
+            if timer.reopen == "restart":
+                restart.add(timer.definition_id)
+                continue
+            timer.stopped_at = None
+            if timer.state == TimerState.MET:
+                timer.state = TimerState.IN_PROGRESS
+            _run(timer, now)
+            active.append(timer)
+            dirty[timer.pk] = timer
+
+    if ticket.responded_at is not None:
+        for timer in active:
+            if timer.target == Target.RESPONSE and timer.stopped_at is None:
+                _stop(timer, now)
+                dirty[timer.pk] = timer
+        active = [t for t in active if t.stopped_at is None]
+
+    if event.name == "created" or changed & LOOKED_AT or reopened:
+        wanted = {d.pk: d for d in _matching(ticket)}
+        for timer in active:
+            if timer.definition_id not in wanted:
+                old = timer.state
+                _stop(timer, now, cancel=True)
+                dirty[timer.pk] = timer
+                _audit(ticket, timer, old, TimerState.CANCELLED, event)
+        active = [t for t in active if t.stopped_at is None]
+        running = {t.definition_id for t in active}
+        finished = {
+            t.definition_id
+            for t in timers
+            if t.state in (TimerState.MET, TimerState.BREACHED) and t.stopped_at is not None
+        } - restart
+        for definition in wanted.values():
+            if definition.pk in running or definition.pk in finished:
+                continue
+            if definition.target == Target.RESPONSE and ticket.responded_at is not None:
+                continue
+            timer = start_timer(ticket, definition, now)
+            if event.name != "created":
+                _audit(ticket, timer, "", timer.state, event)
+
+    for timer in active:
+        if timer.stopped_at is not None:
+            continue
+        should_pause = ticket.state in timer.pause_states
+        if should_pause and timer.running_since is not None:
+            _pause(timer, now)
+            dirty[timer.pk] = timer
+        elif not should_pause and timer.running_since is None:
+            _run(timer, now)
+            dirty[timer.pk] = timer
+    _save(dirty.values())
+
+
+_FIELDS = [
+    "state",
+    "running_since",
+    "banked_us",
+    "breach_at",
+    "next_percent",
+    "next_threshold_at",
+    "breached_at",
+    "stopped_at",
+]
+
+
+def _save(timers: Iterable[SlaTimer]) -> None:
+    timers = list(timers)
+    if timers:
+        SlaTimer.objects.bulk_update(timers, _FIELDS)
+
+
+# -- escalation ------------------------------------------------------------------------
+def sweep(*, now: datetime | None = None, batch: int = 200, _fire=None) -> int:
+    """Fire every due threshold once; returns how many fired.
+
+    Each batch is one transaction: claimed rows (skip-locked on PostgreSQL, so
+    concurrent sweeps split the work), their escalation rows and their actions commit
+    together. A sweep killed mid-way loses nothing: its batch rolls back and the next
+    sweep finds those timers still due.
+    """
+    now = now or timezone.now()
+    fire = _fire or _fire_due
+    fired = 0
+    while True:
+        with transaction.atomic():
+            qs = SlaTimer.objects.filter(next_threshold_at__lte=now).order_by(
+                "next_threshold_at", "id"
+            )
+            if connection.features.has_select_for_update_skip_locked:
+                qs = qs.select_for_update(skip_locked=True, of=("self",))
+            timers = list(qs[:batch])
+            for timer in timers:
+                fired += fire(timer, now)
+        if len(timers) < batch:
+            return fired
+
+
+def _fire_due(timer: SlaTimer, now: datetime) -> int:
+    """Fire the timer's thresholds that are due, in order; then reschedule it."""
+    fired = 0
+    by_percent = {t["percent"]: t for t in timer.thresholds}
+    percents = _percents(timer)
+    deferred: list[tuple[dict, SlaTimer]] = []
+    while (
+        timer.next_percent is not None
+        and timer.next_threshold_at is not None
+        and timer.next_threshold_at <= now
+    ):
+        percent = timer.next_percent
+        at = timer.next_threshold_at
+        threshold = by_percent.get(percent, {"actions": []})
+        try:
+            with transaction.atomic():
+                SlaEscalation.objects.create(
+                    timer=timer, percent=percent, fired_at=now, actions=threshold["actions"]
+                )
+                fired += 1
+                deferred.extend(_act(timer, percent, threshold["actions"]))
+        except IntegrityError:
+            pass  # fired already: its actions were committed with that row
+        if percent >= 100 and timer.breached_at is None:
+            timer.breached_at = at
+            timer.state = TimerState.BREACHED
+        later = [p for p in percents if p > percent]
+        timer.next_percent = later[0] if later else None
+        _schedule(timer)
+    _save([timer])
+    # Actions that change the ticket publish events (and may reselect this very
+    # timer), so they run after the timer's own state is saved.
+    for action, t in deferred:
+        _ticket_action(t, action)
+    return fired
+
+
+def _act(timer: SlaTimer, percent: int, actions: list[dict]) -> list[tuple[dict, SlaTimer]]:
+    from mainspring.notifications.services import queue_sla_notice
+
+    ticket = Ticket.objects.select_related("assignee", "assignment_group").get(pk=timer.ticket_id)
+    users: list[Any] = []
+    groups: list[AssignmentGroup] = []
+    deferred = []
+    for action in actions:
+        kind = action.get("type")
+        if kind == "notify_assignee" and ticket.assignee:
+            users.append(ticket.assignee)
+        elif kind == "notify_group_manager" and ticket.assignment_group_id:
+            users.extend(
+                m.user
+                for m in Membership.objects.filter(
+                    group_id=ticket.assignment_group_id, is_manager=True
+                ).select_related("user")
+            )
+        elif kind == "notify_group":
+            group = AssignmentGroup.objects.filter(pk=action.get("group")).first()
+            if group is not None:
+                groups.append(group)
+        elif kind == "work_note":
+            text = action.get("text") or (
+                f"SLA “{timer.name}” reached {percent}% of its {timer.target} target."
+            )
+            core.add_system_entry(ticket, text, kind=JournalKind.WORK_NOTE)
+        elif kind in ("raise_priority", "reassign"):
+            deferred.append((action, timer))
+    if users or groups:
+        what = "breached" if percent >= 100 else f"at {percent}%"
+        queue_sla_notice(
+            ticket,
+            users=users,
+            groups=groups,
+            key=f"{timer.pk}:{percent}",
+            subject=f"[{ticket.number}] SLA {timer.name} {what}",
+            body=(
+                f"The {timer.target} SLA “{timer.name}” on {ticket.number} is {what}.\n"
+                f"Deadline: {timer.breach_at:%Y-%m-%d %H:%M} UTC\n\n{ticket.web_url}"
+            ),
+        )
+    return deferred
+
+
+def _ticket_action(timer: SlaTimer, action: dict) -> None:
+    ticket = Ticket.objects.get(pk=timer.ticket_id)
+    if not ticket.is_open:
+        return
+    actor = SimpleNamespace(pk=None)
+    if action["type"] == "raise_priority" and ticket.priority > 1:
+        core.apply_changes(
+            ticket, {"priority": ticket.priority - 1}, by=actor, channel=Channel.SYSTEM
+        )
+    elif action["type"] == "reassign":
+        group = AssignmentGroup.objects.filter(pk=action.get("group")).first()
+        if group is not None and group.pk != ticket.assignment_group_id:
+            core.apply_changes(
+                ticket,
+                {"assignment_group": group, "assignee": None},
+                by=actor,
+                channel=Channel.SYSTEM,
+            )
+
+
+# -- configuration ---------------------------------------------------------------------
+def _require_admin(by) -> None:
+    from mainspring.identity.policy import Action, Forbidden, can
+
+    if not can(by, Action.CONFIGURE):
+        raise Forbidden("Only administrators may change calendars and SLAs.")
+
+
+@transaction.atomic
+def save_calendar(*, by, instance=None, **data: Any):
+    """Create or change a business calendar (admins). Running timers keep their snapshot."""
+    from .models import BusinessCalendar
+
+    _require_admin(by)
+    calendar = instance or BusinessCalendar()
+    for name, value in data.items():
+        setattr(calendar, name, value)
+    calendar.full_clean()
+    calendar.save()
+    return calendar
+
+
+@transaction.atomic
+def save_definition(*, by, instance=None, **data: Any) -> SlaDefinition:
+    """Create or change an SLA definition (admins); it applies to timers started later."""
+    _require_admin(by)
+    definition = instance or SlaDefinition()
+    for name, value in data.items():
+        setattr(definition, name, value)
+    definition.full_clean()
+    definition.save()
+    return definition

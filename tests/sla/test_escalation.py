@@ -1,0 +1,150 @@
+"""The escalation sweep: each threshold fires exactly once, whatever happens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from django.db import connection
+
+from mainspring.core.models import JournalEntry
+from mainspring.core.periodic import registry
+from mainspring.notifications.models import Delivery
+from mainspring.sla import services
+from mainspring.sla.models import SlaEscalation, SlaTimer
+from tests.factories import GroupFactory, UserFactory, add_member, make_incident
+
+from .conftest import T0
+
+MIN = dt.timedelta(minutes=1)
+
+
+def test_sweep_is_a_registered_periodic_job():
+    assert registry["sweep_sla_escalations"].every == MIN
+
+
+def test_each_threshold_fires_once_in_order(clock, agent, manager, service_desk, make_sla):
+    make_sla(duration_seconds=3600)
+    incident = make_incident(by=agent, assignment_group=service_desk, assignee=agent)
+    assert services.sweep() == 0
+    clock.shift(46 * MIN)
+    assert services.sweep() == 2  # 50 % and 75 %
+    assert services.sweep() == 0
+    timer = SlaTimer.objects.get(ticket=incident)
+    assert timer.next_percent == 90
+    assert timer.next_threshold_at == T0 + 54 * MIN
+    clock.shift(20 * MIN)
+    assert services.sweep() == 2  # 90 % and 100 %
+    timer.refresh_from_db()
+    assert timer.state == "breached"
+    assert timer.breached_at == T0 + 60 * MIN
+    assert timer.next_threshold_at is None
+    assert sorted(SlaEscalation.objects.values_list("percent", flat=True)) == [50, 75, 90, 100]
+    sla_mail = Delivery.objects.filter(event="sla")
+    # assignee at 50 and 75, manager at 75, 90 and 100.
+    assert sla_mail.filter(recipient=agent).count() == 2
+    assert sla_mail.filter(recipient=manager).count() == 3
+    note = JournalEntry.objects.get(ticket=incident, kind="work_note")
+    assert "100%" in note.body
+
+
+def test_paused_timers_are_not_due(clock, agent, make_sla):
+    make_sla(duration_seconds=600, pause_states=["on_hold"])
+    incident = make_incident(by=agent)
+    from mainspring.incidents import services as incidents
+
+    incidents.hold(incident, by=agent, hold_reason="awaiting_caller")
+    clock.shift(60 * MIN)
+    assert services.sweep() == 0
+    assert SlaTimer.objects.get(ticket=incident).state == "paused"
+
+
+def test_raise_priority_and_reassign_actions(clock, agent, make_sla, network_team):
+    make_sla(
+        name="Any",
+        duration_seconds=600,
+        thresholds=[
+            {"percent": 50, "actions": [{"type": "reassign", "group": network_team.pk}]},
+            {"percent": 100, "actions": [{"type": "raise_priority"}]},
+        ],
+    )
+    incident = make_incident(by=agent, impact="low", urgency="low")
+    before = incident.priority
+    clock.shift(11 * MIN)
+    assert services.sweep() == 2
+    incident.refresh_from_db()
+    assert incident.assignment_group == network_team
+    assert incident.priority == before - 1
+
+
+def test_interrupted_sweep_fires_the_rest_and_none_twice(clock, agent, make_sla):
+    make_sla(duration_seconds=600)
+    tickets = [make_incident(by=agent) for _ in range(5)]
+    clock.shift(20 * MIN)
+    calls = {"n": 0}
+
+    def crashing(timer, now):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("worker killed")
+        return services._fire_due(timer, now)
+
+    with pytest.raises(RuntimeError):
+        services.sweep(batch=2, _fire=crashing)
+    # The first batch (2 timers × 4 thresholds) committed; the second rolled back.
+    assert SlaEscalation.objects.count() == 8
+    assert services.sweep(batch=2) == 12
+    assert services.sweep(batch=2) == 0
+    assert SlaEscalation.objects.count() == 20
+    for ticket in tickets:
+        assert SlaTimer.objects.get(ticket=ticket).state == "breached"
+
+
+def test_sweep_queries_do_not_grow_with_open_tickets(
+    clock, agent, make_sla, django_assert_num_queries
+):
+    make_sla(duration_seconds=3600)
+    for _ in range(3):
+        make_incident(by=agent)
+    # savepoint, one indexed range query, release: whatever the number of open tickets.
+    with django_assert_num_queries(3):
+        assert services.sweep() == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_sweeps_fire_each_threshold_once(make_sla):
+    import time_machine
+
+    with time_machine.travel(T0, tick=False) as clock:
+        group = GroupFactory(name="Desk")
+        worker = UserFactory(username="worker", role="agent")
+        add_member(group, worker)
+        make_sla(duration_seconds=600)
+        for _ in range(30):
+            make_incident(by=worker, assignment_group=group, assignee=worker)
+        clock.shift(20 * MIN)
+        results: list[int] = []
+        errors: list[BaseException] = []
+        barrier = threading.Barrier(2)
+
+        def run():
+            try:
+                barrier.wait()
+                results.append(services.sweep(batch=5))
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not errors
+    assert sum(results) == 30 * 4
+    assert SlaEscalation.objects.count() == 30 * 4
+    # 50 % and 75 % notify the assignee: exactly once each per timer.
+    assert Delivery.objects.filter(event="sla", recipient=worker).count() == 30 * 2
