@@ -132,7 +132,7 @@ def cmd_test(args: list[str]) -> None:
     ensure_env()
     ensure_chromium()
     workers = os.environ.get("MAINSPRING_TEST_WORKERS", "2")
-    cmd = [str(PY), "-m", "pytest", "-n", workers, "--dist", "loadgroup", *args]
+    cmd = [str(PY), "-m", "pytest", "-n", workers, *args]
     say(
         "Running the test suite on "
         + (
