@@ -26,6 +26,7 @@ from mainspring.core.states import InvalidTransition
 from mainspring.identity.policy import Action, Forbidden, NotVisible, can, visible_tickets
 from mainspring.incidents import services as incident_services
 from mainspring.incidents.models import HoldReason, Incident, IncidentState
+from mainspring.sla.models import SlaTimer, Target, TimerState
 
 from .forms import AttachForm, CommentForm, ConfirmForm, ReopenForm, ReportForm, add_errors
 
@@ -193,8 +194,26 @@ def _render_ticket(
         "reopen_form": reopen_form or ReopenForm(initial=version),
         "confirm_form": confirm_form or ConfirmForm(initial=version),
         "problem": problem,
+        "target_date": _resolution_target(incident),
     }
     return render(request, "portal/ticket.html", context, status=status)
+
+
+def _resolution_target(incident: Incident):
+    """When the running resolution timer breaches (UTC), or None: nothing to promise."""
+    if not incident.is_open:
+        return None
+    return (
+        SlaTimer.objects.filter(
+            ticket_id=incident.pk,
+            target=Target.RESOLUTION,
+            state=TimerState.IN_PROGRESS,
+            breach_at__isnull=False,
+        )
+        .order_by("breach_at")
+        .values_list("breach_at", flat=True)
+        .first()
+    )
 
 
 def _ticket_action(view: Callable) -> Callable:

@@ -37,26 +37,27 @@ def short_duration(seconds: int) -> str:
     return sign + text
 
 
+def describe(timer: SlaTimer, now) -> dict:
+    """One timer for display: colour, state in words, time left in 1–2 units."""
+    left = remaining_seconds(timer, now)
+    colour = _COLOURS[timer.state]
+    running = timer.state == TimerState.IN_PROGRESS
+    label = timer.get_state_display()
+    if running and left < 0:
+        colour, label = "red", "Breached"  # before the sweep has recorded it
+    elif running and left <= timer.duration_seconds // 4:
+        colour, label = "amber", "At risk"  # the last quarter
+    return {
+        "timer": timer,
+        "colour": colour,
+        "state_label": label,
+        "left": short_duration(left),
+        "overdue": left < 0,
+    }
+
+
 @register.inclusion_tag("sla/_ticket_timers.html")
 def sla_timers(ticket) -> dict:
     now = timezone.now()
-    rows = []
-    for timer in SlaTimer.objects.filter(ticket_id=ticket.pk).exclude(state=TimerState.CANCELLED):
-        left = remaining_seconds(timer, now)
-        colour = _COLOURS[timer.state]
-        running = timer.state == TimerState.IN_PROGRESS
-        label = timer.get_state_display()
-        if running and left < 0:
-            colour, label = "red", "Breached"  # before the sweep has recorded it
-        elif running and left <= timer.duration_seconds // 4:
-            colour, label = "amber", "At risk"  # the last quarter
-        rows.append(
-            {
-                "timer": timer,
-                "colour": colour,
-                "state_label": label,
-                "left": short_duration(left),
-                "overdue": left < 0,
-            }
-        )
-    return {"rows": rows}
+    timers = SlaTimer.objects.filter(ticket_id=ticket.pk).exclude(state=TimerState.CANCELLED)
+    return {"rows": [describe(timer, now) for timer in timers]}
