@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from mainspring.identity.models import Role
 from tests.browser_support import axe_violations, login
@@ -29,7 +30,7 @@ def test_login_and_portal_pages_are_accessible(new_page, transactional_db):
     page.get_by_label("Password").fill("wrong")
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state()
-    assert page.evaluate("document.activeElement.classList.contains('error-summary')")
+    expect(page.locator(".error-summary")).to_be_focused()
     assert axe_violations(page) == []
 
     login(page, "alice", PASSWORD)
@@ -41,7 +42,7 @@ def test_login_and_portal_pages_are_accessible(new_page, transactional_db):
     page.get_by_role("button", name="Report incident").click()
     page.wait_for_load_state()
     assert page.get_by_label("Details").input_value() == "It eats paper"
-    assert page.evaluate("document.activeElement.classList.contains('error-summary')")
+    expect(page.locator(".error-summary")).to_be_focused()
     assert axe_violations(page) == []
 
     page.goto(f"/portal/tickets/{incident.number}/")

@@ -41,11 +41,6 @@ def agent_page(browser, live_server, agent):
     context.close()
 
 
-def focused(page, element_id: str) -> None:
-    """Wait until focus lands on ``element_id`` (moved after an HTMX swap settles)."""
-    page.wait_for_function("id => document.activeElement?.id === id", arg=element_id)
-
-
 def violations(page) -> list[str]:
     page.evaluate(AXE.read_text())
     return page.evaluate(AXE_RUN)
@@ -88,9 +83,7 @@ def test_detail_actions_swap_in_place_and_keep_drafts(agent_page, incident):
     agent_page.click("#composer button[type=submit]")
     agent_page.wait_for_selector("#messages:has-text('Public comment added.')")
     expect(agent_page.locator("input[name=kind][value=work_note]")).to_be_checked()
-    agent_page.wait_for_function(
-        "document.activeElement && document.activeElement.id === 'id_body'"
-    )
+    expect(agent_page.locator("#id_body")).to_be_focused()
     # A half-written note survives another action on the page.
     agent_page.fill("#id_body", "Draft in progress")
     agent_page.click("button:has-text('Start work')")
@@ -101,9 +94,7 @@ def test_detail_actions_swap_in_place_and_keep_drafts(agent_page, incident):
     agent_page.select_option("#id_resolution_code", "solved")
     agent_page.click("#resolve-form button[type=submit]")
     agent_page.wait_for_selector("#resolve-errors")
-    agent_page.wait_for_function(
-        "document.activeElement && document.activeElement.id === 'resolve-errors'"
-    )
+    expect(agent_page.locator("#resolve-errors")).to_be_focused()
     assert violations(agent_page) == []
     agent_page.fill("#id_resolution_notes", "Restarted the concentrator")
     agent_page.click("#resolve-form button[type=submit]")
@@ -126,9 +117,7 @@ def test_create_errors_and_dependent_subcategories(agent_page):
     agent_page.wait_for_selector("#priority-preview:has-text('P1 Critical')")
     agent_page.click("button:has-text('Create incident')")
     agent_page.wait_for_selector(".error-summary")
-    agent_page.wait_for_function(
-        "document.activeElement && document.activeElement.id === 'form-errors'"
-    )
+    expect(agent_page.locator("#form-errors")).to_be_focused()
     assert violations(agent_page) == []
 
 
