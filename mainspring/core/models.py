@@ -85,6 +85,12 @@ class Ticket(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     version = models.PositiveIntegerField(default=1)
+    # Written by the sla app from the ticket's running timers (like ServiceNow's
+    # task.sla_due): the soonest deadline, and when the soonest "at risk" (last quarter)
+    # begins. Null when no clock runs. They let queues filter "breached" / "at risk" and
+    # sort "breaches soonest" on one index instead of a subquery per ticket.
+    sla_breach_at = models.DateTimeField(null=True, blank=True, editable=False)
+    sla_at_risk_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         indexes = [
@@ -112,6 +118,17 @@ class Ticket(models.Model):
             # Auto-close: resolved incidents by resolution time.
             models.Index(fields=["state", "resolved_at"], name="ticket_resolved_idx"),
             models.Index(fields=["parent"], name="ticket_parent_idx"),
+            # SLA queues: only tickets with a running clock are in these.
+            models.Index(
+                fields=["kind", "sla_breach_at", "-id"],
+                condition=models.Q(sla_breach_at__isnull=False),
+                name="ticket_sla_breach_idx",
+            ),
+            models.Index(
+                fields=["kind", "sla_at_risk_at"],
+                condition=models.Q(sla_at_risk_at__isnull=False),
+                name="ticket_sla_risk_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -264,11 +264,24 @@ class SlaTimer(models.Model):
     running_since = models.DateTimeField(null=True, blank=True)
     banked_us = models.BigIntegerField(default=0)
     breach_at = models.DateTimeField(null=True, blank=True)
+    # When the last quarter begins (the queue's "at risk"); null unless running.
+    at_risk_at = models.DateTimeField(null=True, blank=True)
     # The lowest threshold percent not fired yet (thresholds fire in order).
     next_percent = models.PositiveSmallIntegerField(null=True, blank=True)
     next_threshold_at = models.DateTimeField(null=True, blank=True)
     breached_at = models.DateTimeField(null=True, blank=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
+    # The ticket's priority and group as of the timer's last change (its stop, once
+    # stopped): the compliance report groups by them without joining the tickets.
+    priority = models.PositiveSmallIntegerField(null=True, blank=True)
+    assignment_group = models.ForeignKey(
+        "identity.AssignmentGroup",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
 
     class Meta:
         ordering = ["started_at", "id"]
@@ -287,6 +300,7 @@ class SlaTimer(models.Model):
             ),
             models.Index(fields=["ticket", "state"], name="sla_timer_ticket_idx"),
             models.Index(fields=["definition", "started_at"], name="sla_timer_report_idx"),
+            models.Index(fields=["started_at"], name="sla_timer_started_idx"),
         ]
 
     def __str__(self) -> str:
@@ -306,3 +320,47 @@ class SlaEscalation(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["timer", "percent"], name="uniq_sla_escalation")
         ]
+
+
+class RecomputeState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class SlaRecompute(models.Model):
+    """An admin's request to apply a changed SLA or calendar to running timers.
+
+    Runs as a background task in batches; ``done`` / ``total`` is its progress.
+    """
+
+    definition = models.ForeignKey(
+        SlaDefinition, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    calendar = models.ForeignKey(
+        BusinessCalendar, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    state = models.CharField(
+        max_length=8, choices=RecomputeState.choices, default=RecomputeState.QUEUED
+    )
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    requested_by = models.ForeignKey(
+        "identity.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "SLA recompute"
+
+    def __str__(self) -> str:
+        what = self.definition or self.calendar
+        return f"Recompute {what} ({self.get_state_display()})"
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else min(100, self.done * 100 // self.total)

@@ -50,6 +50,8 @@ _US = 1_000_000
 LOOKED_AT = frozenset(
     {"kind", "priority", "category", "subcategory", "assignment_group", "requester"}
 )
+# A running clock is "at risk" in its last quarter (the queue filter and the amber colour).
+AT_RISK_PERCENT = 75
 
 
 # -- the clock -------------------------------------------------------------------------
@@ -86,13 +88,14 @@ def _schedule(timer: SlaTimer) -> None:
     if timer.running_since is None or timer.stopped_at is not None:
         if timer.stopped_at is None:  # paused: no deadline until it runs again
             timer.breach_at = timer.breached_at
+        timer.at_risk_at = timer.breached_at if timer.stopped_at is None else None
         timer.next_threshold_at = None
         return
     try:
         _schedule_running(timer)
     except ValueError:
         # No deadline within ten years on a sparse calendar: nothing to sweep for.
-        timer.breach_at = timer.breached_at
+        timer.breach_at = timer.at_risk_at = timer.breached_at
         timer.next_threshold_at = None
 
 
@@ -100,10 +103,12 @@ def _schedule_running(timer: SlaTimer) -> None:
     spec = spec_for(timer.calendar_config)
     start = _to_us(timer.running_since)
     if timer.breached_at is not None:
-        timer.breach_at = timer.breached_at
+        timer.breach_at = timer.at_risk_at = timer.breached_at
     else:
         left = max(timer.duration_seconds * _US - timer.banked_us, 0)
         timer.breach_at = _from_us(add_business_us(spec, start, left))
+        risk = max(_threshold_us(timer, AT_RISK_PERCENT) - timer.banked_us, 0)
+        timer.at_risk_at = _from_us(add_business_us(spec, start, risk))
     if timer.next_percent is None:
         timer.next_threshold_at = None
     else:
@@ -199,6 +204,8 @@ def start_timer(ticket: Ticket, definition: SlaDefinition, now: datetime) -> Sla
         started_at=now,
         next_percent=percents[0] if percents else None,
         state=TimerState.IN_PROGRESS,
+        priority=ticket.priority,
+        assignment_group_id=ticket.assignment_group_id,
     )
     if ticket.state in timer.pause_states:
         timer.state = TimerState.PAUSED
@@ -232,7 +239,8 @@ def handle_event(event: TicketEvent, now: datetime | None = None) -> None:
         for timer in active:
             _stop(timer, now, cancel=ticket.state == "cancelled")
             dirty[timer.pk] = timer
-        _save(dirty.values())
+        _save(dirty.values(), ticket)
+        refresh_ticket_deadlines(ticket, timers)
         return
 
     changed = set(event.changes)
@@ -288,6 +296,7 @@ def handle_event(event: TicketEvent, now: datetime | None = None) -> None:
             if definition.target == Target.RESPONSE and ticket.responded_at is not None:
                 continue
             timer = start_timer(ticket, definition, now)
+            timers.append(timer)
             if event.name != "created":
                 _audit(ticket, timer, "", timer.state, event)
 
@@ -301,7 +310,8 @@ def handle_event(event: TicketEvent, now: datetime | None = None) -> None:
         elif not should_pause and timer.running_since is None:
             _run(timer, now)
             dirty[timer.pk] = timer
-    _save(dirty.values())
+    _save(dirty.values(), ticket)
+    refresh_ticket_deadlines(ticket, timers)
 
 
 _FIELDS = [
@@ -309,17 +319,46 @@ _FIELDS = [
     "running_since",
     "banked_us",
     "breach_at",
+    "at_risk_at",
     "next_percent",
     "next_threshold_at",
     "breached_at",
     "stopped_at",
+    "priority",
+    "assignment_group",
 ]
 
 
-def _save(timers: Iterable[SlaTimer]) -> None:
+def _save(timers: Iterable[SlaTimer], ticket: Ticket | None = None) -> None:
     timers = list(timers)
+    if ticket is not None:
+        for timer in timers:
+            timer.priority = ticket.priority
+            timer.assignment_group_id = ticket.assignment_group_id
     if timers:
         SlaTimer.objects.bulk_update(timers, _FIELDS)
+
+
+def refresh_ticket_deadlines(ticket: Ticket, timers: Iterable[SlaTimer] | None = None) -> None:
+    """Copy the soonest running deadline and at-risk time onto the ticket row.
+
+    ``timers`` are all the ticket's timers as just saved (read from the database if not
+    given). The update bypasses ``version``: it is derived data, not a user's edit.
+    """
+    if timers is None:
+        timers = SlaTimer.objects.filter(ticket_id=ticket.pk, stopped_at__isnull=True)
+    running = [
+        t
+        for t in timers
+        if t.stopped_at is None and t.state != TimerState.CANCELLED and t.breach_at is not None
+    ]
+    breach_at = min((t.breach_at for t in running), default=None)
+    at_risk_at = min((t.at_risk_at for t in running if t.at_risk_at), default=None)
+    if (breach_at, at_risk_at) != (ticket.sla_breach_at, ticket.sla_at_risk_at):
+        Ticket.objects.filter(pk=ticket.pk).update(
+            sla_breach_at=breach_at, sla_at_risk_at=at_risk_at
+        )
+        ticket.sla_breach_at, ticket.sla_at_risk_at = breach_at, at_risk_at
 
 
 # -- escalation ------------------------------------------------------------------------
