@@ -125,7 +125,7 @@ class Ticket(models.Model):
                 name="ticket_sla_breach_idx",
             ),
             models.Index(
-                fields=["kind", "sla_at_risk_at"],
+                fields=["kind", "sla_at_risk_at", "sla_breach_at"],
                 condition=models.Q(sla_at_risk_at__isnull=False),
                 name="ticket_sla_risk_idx",
             ),

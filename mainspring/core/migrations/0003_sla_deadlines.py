@@ -29,6 +29,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='ticket',
-            index=models.Index(condition=models.Q(('sla_at_risk_at__isnull', False)), fields=['kind', 'sla_at_risk_at'], name='ticket_sla_risk_idx'),
+            index=models.Index(condition=models.Q(('sla_at_risk_at__isnull', False)), fields=['kind', 'sla_at_risk_at', 'sla_breach_at'], name='ticket_sla_risk_idx'),
         ),
     ]
