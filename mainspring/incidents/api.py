@@ -44,7 +44,7 @@ from .states import INCIDENT_MACHINE
 __all__ = ["IncidentViewSet", "register"]
 
 # What a requester is not shown: internal bookkeeping of the service desk.
-AGENT_ONLY_FIELDS = frozenset({"reassignment_count"})
+AGENT_ONLY_FIELDS = frozenset({"reassignment_count", "sla_breach_at"})
 
 ERRORS = {
     400: OpenApiResponse(description="Invalid input: error.fields names each problem."),
@@ -88,6 +88,12 @@ class IncidentSerializer(serializers.ModelSerializer):
         read_only=True, required=False, help_text="Agents only; absent for requesters."
     )
     web_url = serializers.URLField(read_only=True)
+    sla_breach_at = serializers.DateTimeField(
+        read_only=True,
+        required=False,
+        allow_null=True,
+        help_text="Agents only: the soonest deadline of a running SLA clock; null if none runs.",
+    )
 
     class Meta:
         model = Incident
@@ -119,6 +125,7 @@ class IncidentSerializer(serializers.ModelSerializer):
             "resolved_at",
             "closed_at",
             "opened_by",
+            "sla_breach_at",
         ]
         read_only_fields = fields
 
@@ -213,6 +220,8 @@ ORDERING_CHOICES: dict[str, tuple[str, ...]] = {
     "-created_at": ("-created_at", "-id"),
     "updated_at": ("updated_at", "id"),
     "-updated_at": ("-updated_at", "-id"),
+    # Breaches soonest; lists only tickets with a running SLA clock (see get_queryset).
+    "sla_breach_at": ("sla_breach_at", "-id"),
 }
 
 TRANSITION_BODIES = {
@@ -251,6 +260,10 @@ class _IncidentBase(
             .select_related("requester", "opened_by", "assignee", "assignment_group")
             .prefetch_related("category", "subcategory", "resolution_code", "parent")
         )
+        if self.request.query_params.get("ordering") == "sla_breach_at":
+            # The keyset cursor needs a value in every row, and "breaches soonest" is
+            # a list of deadlines: tickets without a running clock are not in it.
+            qs = qs.filter(sla_breach_at__isnull=False)
         return visible_tickets(self.request.user, qs)
 
     def get_object(self) -> Incident:

@@ -12,6 +12,7 @@ from datetime import UTC, timedelta
 import django_filters as filters
 from django import forms
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 from django_filters.fields import IsoDateTimeField
 
 from mainspring.identity.models import AssignmentGroup
@@ -98,6 +99,15 @@ class IncidentFilter(filters.FilterSet):
     created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
     updated_after = UtcDateTimeFilter(field_name="updated_at", lookup_expr="gte")
     updated_before = UtcDateTimeFilter(field_name="updated_at", lookup_expr="lt")
+    sla = filters.ChoiceFilter(
+        method="filter_sla",
+        choices=[
+            ("breached", "A running SLA clock is past its deadline"),
+            ("at_risk", "In the last quarter of a running SLA clock, not breached"),
+            ("running", "Has a running SLA clock"),
+        ],
+        help_text="breached, at_risk or running.",
+    )
     q = filters.CharFilter(
         method="filter_text",
         max_length=200,
@@ -112,6 +122,14 @@ class IncidentFilter(filters.FilterSet):
         if value.lower() == "none":
             return queryset.filter(assignee__isnull=True)
         return queryset.filter(assignee__username=value)
+
+    def filter_sla(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        now = timezone.now()
+        if value == "breached":
+            return queryset.filter(sla_breach_at__lte=now)
+        if value == "at_risk":
+            return queryset.filter(sla_at_risk_at__lte=now, sla_breach_at__gt=now)
+        return queryset.filter(sla_breach_at__isnull=False)
 
     def filter_text(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         # icontains is a sequential scan on PostgreSQL at 1M rows; a full-text index

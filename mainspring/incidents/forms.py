@@ -84,15 +84,28 @@ class AccessibleForm(forms.Form):
 
 OPEN_CHOICES = [("1", "Open"), ("0", "Closed"), ("any", "Open and closed")]
 # Sorting is allowlisted: the URL names a column, never a database field.
-SORTS = {"number": "id", "priority": "priority", "updated": "updated_at", "created": "created_at"}
+SORTS = {
+    "number": "id",
+    "priority": "priority",
+    "updated": "updated_at",
+    "created": "created_at",
+    "sla": "sla_breach_at",
+}
+# "sla" is "breaches soonest" only: the deadline index serves ascending order, and a
+# latest-deadline-first list is of no use to anyone working a queue.
+ASCENDING_ONLY = frozenset({"sla"})
 DEFAULT_SORT = "-number"
-FILTER_KEYS = ("is_open", "state", "priority", "group", "assignee", "q")
+FILTER_KEYS = ("is_open", "state", "priority", "group", "assignee", "sla", "q")
+SLA_CHOICES = [("", "Any"), ("breached", "Breached"), ("at_risk", "At risk")]
 
 
 def parse_sort(raw: str | None) -> str:
     """An allowlisted sort (``priority``, ``-updated``...); anything else is the default."""
     raw = (raw or "").strip()
-    return raw if raw.lstrip("-") in SORTS and raw.count("-") <= 1 else DEFAULT_SORT
+    key = raw.lstrip("-")
+    if key not in SORTS or raw.count("-") > 1 or (key in ASCENDING_ONLY and raw != key):
+        return DEFAULT_SORT
+    return raw
 
 
 class QueueFilterForm(AccessibleForm):
@@ -109,6 +122,7 @@ class QueueFilterForm(AccessibleForm):
     )
     group = forms.ChoiceField(label="Group", required=False)
     assignee = forms.ChoiceField(label="Assignee", required=False)
+    sla = forms.ChoiceField(label="SLA", choices=SLA_CHOICES, required=False)
     q = forms.CharField(label="Text", required=False, max_length=200)
 
     def __init__(self, *args, groups=(), agents=(), **kwargs):

@@ -41,6 +41,7 @@ FIELDS = {
     "resolved_at",
     "closed_at",
     "opened_by",
+    "sla_breach_at",
 }
 
 
@@ -93,6 +94,7 @@ def test_requester_creates_own_incident_with_defaults(api_for, requester):
     assert body["channel"] == "api"
     # Agent-only bookkeeping is not shown to requesters.
     assert "reassignment_count" not in body
+    assert "sla_breach_at" not in body
 
 
 @pytest.mark.parametrize(
