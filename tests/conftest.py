@@ -36,6 +36,15 @@ def _isolated_settings(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_process_caches():
+    """Each test's database starts over (same ids, frozen clocks), so per-process
+    caches keyed by id and timestamp must too; a real database never reuses them."""
+    from mainspring.sla.services import _CONFIGS
+
+    _CONFIGS.clear()
+
+
+@pytest.fixture(autouse=True)
 def _reference_data(request):
     """Transactional tests end with a flush that also empties the migrations' reference
     data; put it back so every database test starts from what an installation has."""

@@ -25,6 +25,9 @@ class TicketEvent:
     channel: str
     changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
+    # The instance the service just saved, when it has one: subscribers read it instead
+    # of loading the row again (several subscribers per event, in the same transaction).
+    ticket: Any = field(default=None, compare=False, repr=False)
 
 
 _subscribers: list[tuple[str | None, Callable[[TicketEvent], None]]] = []

@@ -165,6 +165,7 @@ def apply_changes(
             channel=channel,
             changes=changes,
             data=event_data or {},
+            ticket=obj,
         )
     )
     if "assignee" in changes or "assignment_group" in changes:
@@ -175,6 +176,7 @@ def apply_changes(
                 actor_id=getattr(by, "pk", None),
                 channel=channel,
                 changes={k: v for k, v in changes.items() if k in ("assignee", "assignment_group")},
+                ticket=obj,
             )
         )
     return changes
@@ -231,6 +233,7 @@ def add_journal_entry(
                 channel=channel,
                 changes=changes,
                 data={"entry_id": entry.pk, "kind": kind},
+                ticket=ticket,
             )
         )
     return entry
@@ -314,6 +317,7 @@ def add_attachment(ticket: Ticket, *, by, upload: File, channel: str = Channel.U
                 actor_id=by.pk,
                 channel=channel,
                 data={"attachment_id": attachment.pk},
+                ticket=ticket,
             )
         )
     return attachment

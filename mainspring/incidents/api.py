@@ -308,8 +308,9 @@ class _IncidentBase(
             raise ApiError(
                 400, "invalid", "Invalid input.", {"channel": ["You may not set this field."]}
             )
+        # The instance the service saved already holds every related object it was given,
+        # so it is serialised as it is rather than read back.
         incident = services.create_incident(by=request.user, channel=channel, **data)
-        incident = self.get_queryset().get(pk=incident.pk)
         response = self._respond(incident, status.HTTP_201_CREATED)
         response["Location"] = request.build_absolute_uri(f"{incident.number}/")
         return response

@@ -198,7 +198,7 @@ def create_incident(*, by: User, channel: str = Channel.UI, **data: Any) -> Inci
         by=by,
         channel=channel,
     )
-    publish(TicketEvent("created", incident.pk, by.pk, channel))
+    publish(TicketEvent("created", incident.pk, by.pk, channel, ticket=incident))
     if incident.assignee_id or incident.assignment_group_id:
         publish(
             TicketEvent(
@@ -210,6 +210,7 @@ def create_incident(*, by: User, channel: str = Channel.UI, **data: Any) -> Inci
                     "assignee": (None, incident.assignee),
                     "assignment_group": (None, incident.assignment_group),
                 },
+                ticket=incident,
             )
         )
     return incident

@@ -43,11 +43,13 @@ from mainspring.identity.policy import Action, can, is_agent
 from .models import Delivery, DeliveryStatus
 
 __all__ = [
+    "SlaNotice",
     "deliver",
     "header_safe",
     "notifications_suppressed",
     "queue_for_event",
     "queue_sla_notice",
+    "queue_sla_notices",
     "requeue_stalled",
     "suppress_notifications",
 ]
@@ -160,11 +162,13 @@ def queue_for_event(event: TicketEvent) -> list[Delivery]:
     template = _plan(event)
     if template is None or notifications_suppressed():
         return []
-    ticket = (
-        Ticket.objects.select_related("requester", "assignee", "assignment_group")
-        .filter(pk=event.ticket_id)
-        .first()
-    )
+    ticket = event.ticket if isinstance(event.ticket, Ticket) else None
+    if ticket is None:
+        ticket = (
+            Ticket.objects.select_related("requester", "assignee", "assignment_group")
+            .filter(pk=event.ticket_id)
+            .first()
+        )
     if ticket is None:
         return []
     context: dict[str, Any] = {"ticket": ticket, "web_url": ticket.web_url, "event": event}
@@ -356,40 +360,117 @@ def queue_sla_notice(
     Runs inside the escalation's transaction; ``key`` (timer and threshold) makes a
     repeat a no-op, so a notice is sent once per recipient.
     """
-    if notifications_suppressed():
+    notice = SlaNotice(ticket, key, subject, body, users=tuple(users), groups=tuple(groups))
+    return queue_sla_notices([notice])
+
+
+@dataclass(frozen=True)
+class SlaNotice:
+    """One SLA escalation mail (for ``queue_sla_notices``): its ticket, key and text."""
+
+    ticket: Ticket
+    key: str  # timer and threshold: a repeat is a no-op
+    subject: str
+    body: str
+    users: tuple = ()
+    groups: tuple = ()  # AssignmentGroup: its mailbox, or else its active agent members
+
+
+def queue_sla_notices(notices: list[SlaNotice]) -> list[Delivery]:
+    """Queue many SLA escalation mails at once (a sweep's batch) in a few queries.
+
+    The rules of ``queue_sla_notice``, whatever the number of notices: one query for the
+    members of groups without a mailbox, one insert for the deliveries and one for their
+    tasks, all in the caller's transaction.
+    """
+    if notifications_suppressed() or not notices:
         return []
-    recipients: dict[str, Recipient] = {}
-    for user in users:
-        for r in _user_recipient(user, ticket, actor_id=None):
-            recipients[r.key] = r
-    for group in groups:
-        if _valid_address(group.email):
-            recipients[f"g{group.pk}"] = Recipient(f"g{group.pk}", group.email, group.name, None)
-            continue
-        members = User.objects.filter(
-            pk__in=Membership.objects.filter(group=group).values("user_id"), is_active=True
-        ).order_by("pk")
-        for member in members:
-            if is_agent(member):
-                for r in _user_recipient(member, ticket, actor_id=None):
-                    recipients[r.key] = r
-    deliveries = [
-        Delivery(
-            key=f"sla:{key}:{r.key}"[:255],
-            event="sla",
-            ticket=ticket,
-            recipient=r.user,
-            to_address=formataddr((header_safe(r.name, 100), r.address)),
-            subject=header_safe(subject, 250),
-            body=body.strip() + "\n",
+    no_mailbox = {g.pk for n in notices for g in n.groups if not _valid_address(g.email)}
+    members: dict[int, list[User]] = {}
+    if no_mailbox:
+        rows = (
+            Membership.objects.filter(group_id__in=no_mailbox, user__is_active=True)
+            .select_related("user")
+            .order_by("user_id")
         )
-        for r in recipients.values()
-    ]
+        for m in rows:
+            members.setdefault(m.group_id, []).append(m.user)
+    deliveries: list[Delivery] = []
+    for notice in notices:
+        ticket = notice.ticket
+        recipients: dict[str, Recipient] = {}
+        for user in notice.users:
+            for r in _user_recipient(user, ticket, actor_id=None):
+                recipients[r.key] = r
+        for group in notice.groups:
+            if _valid_address(group.email):
+                recipients[f"g{group.pk}"] = Recipient(
+                    f"g{group.pk}", group.email, group.name, None
+                )
+                continue
+            for member in members.get(group.pk, ()):
+                if is_agent(member):
+                    for r in _user_recipient(member, ticket, actor_id=None):
+                        recipients[r.key] = r
+        subject = header_safe(notice.subject, 250)
+        body = notice.body.strip() + "\n"
+        deliveries.extend(
+            Delivery(
+                key=f"sla:{notice.key}:{r.key}"[:255],
+                event="sla",
+                ticket=ticket,
+                recipient=r.user,
+                to_address=formataddr((header_safe(r.name, 100), r.address)),
+                subject=subject,
+                body=body,
+            )
+            for r in recipients.values()
+        )
     if not deliveries:
         return []
+    # A duplicate key (a notice queued before) only enqueues a task that finds nothing
+    # to claim, as in queue_for_event.
     Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+    _enqueue_sends([d.key for d in deliveries])
+    return deliveries
+
+
+def _enqueue_sends(keys: list[str]) -> None:
+    """``send_delivery.enqueue(key)`` for each key, in one INSERT on the database backend.
+
+    django-tasks has no bulk enqueue; on ``django_tasks_db``'s backend the rows are what
+    ``DatabaseBackend.enqueue`` writes (its ``_task_to_db_task``: id from the model's
+    default, the same args/kwargs JSON, priority, path, queue, run_after), so workers run
+    them like any other task. Any other backend gets one ``enqueue`` per key.
+    """
+    from django_tasks_db.backend import DatabaseBackend
+    from django_tasks_db.compat import task_enqueued
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
     from .tasks import send_delivery
 
-    for delivery in deliveries:
-        send_delivery.enqueue(delivery.key)
-    return deliveries
+    backend = send_delivery.get_backend()
+    if (
+        len(keys) < 2
+        or not isinstance(backend, DatabaseBackend)
+        or backend.options.get("id_function")
+    ):
+        for key in keys:
+            send_delivery.enqueue(key)
+        return
+    backend.validate_task(send_delivery)
+    rows = DBTaskResult.objects.bulk_create(
+        [
+            DBTaskResult(
+                args_kwargs={"args": [key], "kwargs": {}},
+                priority=send_delivery.priority,
+                task_path=send_delivery.module_path,
+                queue_name=send_delivery.queue_name,
+                run_after=send_delivery.run_after or get_date_max(),
+                backend_name=backend.alias,
+            )
+            for key in keys
+        ]
+    )
+    for row in rows:
+        task_enqueued.send(type(backend), task_result=row.task_result)

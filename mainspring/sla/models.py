@@ -127,6 +127,19 @@ class CalendarDay(models.Model):
     def __str__(self) -> str:
         return f"{self.date} {self.name}"
 
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        self.touch_calendar()
+
+    def delete(self, *args, **kwargs):
+        result = super().delete(*args, **kwargs)
+        self.touch_calendar()
+        return result
+
+    def touch_calendar(self) -> None:
+        # Timers snapshot the calendar keyed by its updated_at (services.calendar_config).
+        BusinessCalendar.objects.filter(pk=self.calendar_id).update(updated_at=timezone.now())
+
     def clean(self) -> None:
         if not self.closed:
             try:

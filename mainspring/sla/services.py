@@ -150,11 +150,14 @@ def _stop(timer: SlaTimer, now: datetime, *, cancel: bool = False) -> None:
 # -- selection -------------------------------------------------------------------------
 def _category_ids(ticket: Ticket) -> set[int]:
     """Category and subcategory from the practice's row (``ticket.<kind>``), if it has them."""
-    try:
-        row = getattr(ticket, ticket.kind, None)
-    except ObjectDoesNotExist:
-        row = None
-    row = row if row is not None else ticket
+    if type(ticket) is not Ticket:
+        row = ticket  # already the practice's row (e.g. an Incident)
+    else:
+        try:
+            row = getattr(ticket, ticket.kind, None)
+        except ObjectDoesNotExist:
+            row = None
+        row = row if row is not None else ticket
     return {
         v for v in (getattr(row, "category_id", None), getattr(row, "subcategory_id", None)) if v
     }
@@ -188,6 +191,25 @@ def _matching(ticket: Ticket) -> list[SlaDefinition]:
     return [d for d in definitions if matches(d, ticket, groups)]
 
 
+_CONFIGS: dict[tuple[int, datetime], dict] = {}
+
+
+def calendar_config(calendar) -> dict:
+    """``calendar.as_config()``, cached per process by (id, updated_at).
+
+    Every change to a calendar or to one of its days moves ``updated_at`` (a day's save
+    or delete touches its calendar, see ``models.CalendarDay``), so a cached snapshot is
+    never stale; it saves a query per timer started.
+    """
+    key = (calendar.pk, calendar.updated_at)
+    config = _CONFIGS.get(key)
+    if config is None:
+        if len(_CONFIGS) > 256:
+            _CONFIGS.clear()
+        config = _CONFIGS[key] = calendar.as_config()
+    return config
+
+
 def start_timer(ticket: Ticket, definition: SlaDefinition, now: datetime) -> SlaTimer:
     """Start ``definition`` on ``ticket`` with a snapshot of the definition and calendar."""
     percents = sorted(t["percent"] for t in definition.thresholds)
@@ -197,7 +219,7 @@ def start_timer(ticket: Ticket, definition: SlaDefinition, now: datetime) -> Sla
         name=definition.name,
         target=definition.target,
         duration_seconds=definition.duration_seconds,
-        calendar_config=definition.calendar.as_config(),
+        calendar_config=calendar_config(definition.calendar),
         pause_states=list(definition.pause_states),
         reopen=definition.reopen,
         thresholds=list(definition.thresholds),
@@ -228,10 +250,16 @@ def _audit(ticket: Ticket, timer: SlaTimer, old: str, new: str, event: TicketEve
 def handle_event(event: TicketEvent, now: datetime | None = None) -> None:
     """Bring the ticket's timers in line with what just happened to it."""
     now = now or timezone.now()
-    ticket = Ticket.objects.filter(pk=event.ticket_id).first()
+    ticket = event.ticket if isinstance(event.ticket, Ticket) else None
+    if ticket is None:
+        ticket = Ticket.objects.filter(pk=event.ticket_id).first()
     if ticket is None:
         return
-    timers = list(SlaTimer.objects.filter(ticket=ticket).order_by("started_at", "id"))
+    timers = (
+        []  # a ticket has no timers before its "created" event
+        if event.name == "created"
+        else list(SlaTimer.objects.filter(ticket=ticket).order_by("started_at", "id"))
+    )
     active = [t for t in timers if t.state in ACTIVE_STATES and t.stopped_at is None]
     dirty: dict[int, SlaTimer] = {}
 
@@ -362,16 +390,27 @@ def refresh_ticket_deadlines(ticket: Ticket, timers: Iterable[SlaTimer] | None =
 
 
 # -- escalation ------------------------------------------------------------------------
+# What firing a threshold changes on a timer: all the sweep writes back.
+_SWEEP_FIELDS = [
+    "state",
+    "breach_at",
+    "at_risk_at",
+    "next_percent",
+    "next_threshold_at",
+    "breached_at",
+]
+
+
 def sweep(*, now: datetime | None = None, batch: int = 200, _fire=None) -> int:
     """Fire every due threshold once; returns how many fired.
 
     Each batch is one transaction: claimed rows (skip-locked on PostgreSQL, so
     concurrent sweeps split the work), their escalation rows and their actions commit
     together. A sweep killed mid-way loses nothing: its batch rolls back and the next
-    sweep finds those timers still due.
+    sweep finds those timers still due. A batch costs about a dozen queries whatever
+    its size (``_fire_batch``); ``_fire`` (tests) replaces that with a per-timer call.
     """
     now = now or timezone.now()
-    fire = _fire or _fire_due
     fired = 0
     while True:
         with transaction.atomic():
@@ -381,91 +420,208 @@ def sweep(*, now: datetime | None = None, batch: int = 200, _fire=None) -> int:
             if connection.features.has_select_for_update_skip_locked:
                 qs = qs.select_for_update(skip_locked=True, of=("self",))
             timers = list(qs[:batch])
-            for timer in timers:
-                fired += fire(timer, now)
+            if _fire is None:
+                fired += _fire_batch(timers, now)
+            else:
+                for timer in timers:
+                    fired += _fire(timer, now)
         if len(timers) < batch:
             return fired
 
 
 def _fire_due(timer: SlaTimer, now: datetime) -> int:
-    """Fire the timer's thresholds that are due, in order; then reschedule it."""
-    fired = 0
-    by_percent = {t["percent"]: t for t in timer.thresholds}
-    percents = _percents(timer)
-    deferred: list[tuple[dict, SlaTimer]] = []
-    while (
-        timer.next_percent is not None
-        and timer.next_threshold_at is not None
-        and timer.next_threshold_at <= now
-    ):
-        percent = timer.next_percent
-        at = timer.next_threshold_at
-        threshold = by_percent.get(percent, {"actions": []})
+    """Fire one timer's thresholds that are due, in order; then reschedule it."""
+    return _fire_batch([timer], now)
+
+
+# A threshold to fire: the timer, the percent, the threshold's actions, and the timer's
+# deadline at that moment (for the mail).
+_Firing = tuple[SlaTimer, int, list[dict], datetime | None]
+
+
+def _fire_batch(timers: list[SlaTimer], now: datetime) -> int:
+    """Fire the due thresholds of claimed timers, in order per timer; reschedule them.
+
+    In the caller's transaction, in a fixed number of queries: the escalation rows in
+    one insert, then the actions for the whole batch (``_act``), then the timers in one
+    update. A (timer, percent) that has its row already (a stale copy of the timer was
+    saved over a fired one) is skipped: its actions were committed with that row.
+    """
+    if not timers:
+        return 0
+    firings: list[_Firing] = []
+    for timer in timers:
+        by_percent = {t["percent"]: t.get("actions") or [] for t in timer.thresholds}
+        percents = _percents(timer)
+        while (
+            timer.next_percent is not None
+            and timer.next_threshold_at is not None
+            and timer.next_threshold_at <= now
+        ):
+            percent = timer.next_percent
+            at = timer.next_threshold_at
+            firings.append((timer, percent, by_percent.get(percent, []), timer.breach_at))
+            if percent >= 100 and timer.breached_at is None:
+                timer.breached_at = at
+                timer.state = TimerState.BREACHED
+            later = [p for p in percents if p > percent]
+            timer.next_percent = later[0] if later else None
+            _schedule(timer)
+    firings = _record(firings, now)
+    deferred = _act(firings)
+    _save_fired(timers)
+    # Actions that change the ticket publish events (and may reselect these very
+    # timers), so they run after the timers' own state is saved.
+    for action, timer in deferred:
+        _ticket_action(timer, action)
+    return len(firings)
+
+
+def _record(firings: list[_Firing], now: datetime) -> list[_Firing]:
+    """Insert the escalation rows; returns the firings whose row is new (to act on)."""
+    if not firings:
+        return []
+
+    def row(firing: _Firing) -> SlaEscalation:
+        timer, percent, actions, _ = firing
+        return SlaEscalation(timer=timer, percent=percent, fired_at=now, actions=actions)
+
+    try:
+        with transaction.atomic():
+            SlaEscalation.objects.bulk_create([row(f) for f in firings])
+        return firings
+    except IntegrityError:
+        pass
+    # Some fired already: one savepoint each, keep those that insert (rare).
+    fresh = []
+    for firing in firings:
         try:
             with transaction.atomic():
-                SlaEscalation.objects.create(
-                    timer=timer, percent=percent, fired_at=now, actions=threshold["actions"]
-                )
-                fired += 1
-                deferred.extend(_act(timer, percent, threshold["actions"]))
+                row(firing).save(force_insert=True)
+            fresh.append(firing)
         except IntegrityError:
             pass  # fired already: its actions were committed with that row
-        if percent >= 100 and timer.breached_at is None:
-            timer.breached_at = at
-            timer.state = TimerState.BREACHED
-        later = [p for p in percents if p > percent]
-        timer.next_percent = later[0] if later else None
-        _schedule(timer)
-    _save([timer])
-    # Actions that change the ticket publish events (and may reselect this very
-    # timer), so they run after the timer's own state is saved.
-    for action, t in deferred:
-        _ticket_action(t, action)
-    return fired
+    return fresh
 
 
-def _act(timer: SlaTimer, percent: int, actions: list[dict]) -> list[tuple[dict, SlaTimer]]:
-    from mainspring.notifications.services import queue_sla_notice
-
-    ticket = Ticket.objects.select_related("assignee", "assignment_group").get(pk=timer.ticket_id)
-    users: list[Any] = []
-    groups: list[AssignmentGroup] = []
-    deferred = []
-    for action in actions:
-        kind = action.get("type")
-        if kind == "notify_assignee" and ticket.assignee:
-            users.append(ticket.assignee)
-        elif kind == "notify_group_manager" and ticket.assignment_group_id:
-            users.extend(
-                m.user
-                for m in Membership.objects.filter(
-                    group_id=ticket.assignment_group_id, is_manager=True
-                ).select_related("user")
-            )
-        elif kind == "notify_group":
-            group = AssignmentGroup.objects.filter(pk=action.get("group")).first()
-            if group is not None:
-                groups.append(group)
-        elif kind == "work_note":
-            text = action.get("text") or (
-                f"SLA “{timer.name}” reached {percent}% of its {timer.target} target."
-            )
-            core.add_system_entry(ticket, text, kind=JournalKind.WORK_NOTE)
-        elif kind in ("raise_priority", "reassign"):
-            deferred.append((action, timer))
-    if users or groups:
-        what = "breached" if percent >= 100 else f"at {percent}%"
-        queue_sla_notice(
-            ticket,
-            users=users,
-            groups=groups,
-            key=f"{timer.pk}:{percent}",
-            subject=f"[{ticket.number}] SLA {timer.name} {what}",
-            body=(
-                f"The {timer.target} SLA “{timer.name}” on {ticket.number} is {what}.\n"
-                f"Deadline: {timer.breach_at:%Y-%m-%d %H:%M} UTC\n\n{ticket.web_url}"
-            ),
+def _save_fired(timers: list[SlaTimer]) -> None:
+    """Write back what firing changed: one ``UPDATE … FROM unnest`` on PostgreSQL."""
+    if not timers:
+        return
+    if connection.vendor != "postgresql":
+        SlaTimer.objects.bulk_update(timers, _SWEEP_FIELDS)
+        return
+    q = connection.ops.quote_name
+    fields = [SlaTimer._meta.get_field(name) for name in _SWEEP_FIELDS]
+    pk = SlaTimer._meta.pk
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in [pk, *fields])
+    names = ", ".join(q(f.column) for f in [pk, *fields])
+    sets = ", ".join(f"{q(f.column)} = v.{q(f.column)}" for f in fields)
+    table = q(SlaTimer._meta.db_table)
+    params = [[t.pk for t in timers]]
+    params += [[getattr(t, f.attname) for t in timers] for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS v({names}) "  # noqa: S608 - model names
+            f"WHERE {table}.{q(pk.column)} = v.{q(pk.column)}",
+            params,
         )
+
+
+def _act(firings: list[_Firing]) -> list[tuple[dict, SlaTimer]]:
+    """Run the actions of fired thresholds: notices and work notes, a few queries in all.
+
+    The tickets, their assignees and groups, the groups' managers and the groups named
+    by actions are loaded once for the batch; notices go out through
+    ``queue_sla_notices`` and work notes in one insert. Ticket-changing actions (raise
+    priority, reassign) are returned, to run once the timers are saved.
+    """
+    from mainspring.core.models import JournalEntry
+    from mainspring.notifications.services import SlaNotice, queue_sla_notices
+
+    if not firings:
+        return []
+    kinds = {a.get("type") for _, _, actions, _ in firings for a in actions}
+    if not kinds - {"raise_priority", "reassign"}:
+        return [
+            (action, timer)
+            for timer, _, actions, _ in firings
+            for action in actions
+            if action.get("type") in ("raise_priority", "reassign")
+        ]
+    tickets = Ticket.objects.select_related("assignee", "assignment_group").in_bulk(
+        {timer.ticket_id for timer, *_ in firings}
+    )
+    managers: dict[int, list[Any]] = {}
+    if "notify_group_manager" in kinds:
+        wanted = {
+            tickets[timer.ticket_id].assignment_group_id
+            for timer, _, actions, _ in firings
+            if any(a.get("type") == "notify_group_manager" for a in actions)
+        } - {None}
+        if wanted:
+            rows = Membership.objects.filter(group_id__in=wanted, is_manager=True)
+            for m in rows.select_related("user").order_by("pk"):
+                managers.setdefault(m.group_id, []).append(m.user)
+    named: dict[int, AssignmentGroup] = {}
+    if "notify_group" in kinds:
+        ids = {
+            a.get("group")
+            for _, _, actions, _ in firings
+            for a in actions
+            if a.get("type") == "notify_group" and isinstance(a.get("group"), int)
+        }
+        named = AssignmentGroup.objects.in_bulk(ids) if ids else {}
+
+    notes, notices, deferred = [], [], []
+    for timer, percent, actions, deadline in firings:
+        ticket = tickets[timer.ticket_id]
+        users: list[Any] = []
+        groups: list[AssignmentGroup] = []
+        for action in actions:
+            kind = action.get("type")
+            if kind == "notify_assignee" and ticket.assignee:
+                users.append(ticket.assignee)
+            elif kind == "notify_group_manager" and ticket.assignment_group_id:
+                users.extend(managers.get(ticket.assignment_group_id, ()))
+            elif kind == "notify_group":
+                group = named.get(action.get("group"))
+                if group is not None:
+                    groups.append(group)
+            elif kind == "work_note":
+                text = action.get("text") or (
+                    f"SLA “{timer.name}” reached {percent}% of its {timer.target} target."
+                )
+                # What core.add_system_entry writes, for the whole batch at once.
+                notes.append(
+                    JournalEntry(
+                        ticket=ticket,
+                        kind=JournalKind.WORK_NOTE,
+                        body=text,
+                        author=None,
+                        channel=Channel.SYSTEM,
+                    )
+                )
+            elif kind in ("raise_priority", "reassign"):
+                deferred.append((action, timer))
+        if users or groups:
+            what = "breached" if percent >= 100 else f"at {percent}%"
+            notices.append(
+                SlaNotice(
+                    ticket,
+                    key=f"{timer.pk}:{percent}",
+                    subject=f"[{ticket.number}] SLA {timer.name} {what}",
+                    body=(
+                        f"The {timer.target} SLA “{timer.name}” on {ticket.number} is {what}.\n"
+                        f"Deadline: {deadline:%Y-%m-%d %H:%M} UTC\n\n{ticket.web_url}"
+                    ),
+                    users=tuple(users),
+                    groups=tuple(groups),
+                )
+            )
+    if notes:
+        JournalEntry.objects.bulk_create(notes)
+    queue_sla_notices(notices)
     return deferred
 
 

@@ -9,5 +9,10 @@ from . import services
 
 @subscribe()
 def track_sla_timers(event: TicketEvent) -> None:
-    if event.name in {"created", "field_changed", "state_changed", "commented", "assigned"}:
+    # "assigned" always follows the created / field_changed / state_changed event that
+    # carried the same changes, which has already reselected the SLAs. A comment matters
+    # only when it is the first public response (``responded_at`` in its changes).
+    if event.name in {"created", "field_changed", "state_changed"} or (
+        event.name == "commented" and event.changes
+    ):
         services.handle_event(event)
