@@ -134,6 +134,12 @@ if DATABASE_URL:
     _db = dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
     if _db["ENGINE"] == "django.db.backends.sqlite3":
         _db["CONN_MAX_AGE"] = 0
+    else:
+        # Django reads form choices with .iterator(), a server-side cursor on PostgreSQL:
+        # DECLARE, FETCH and CLOSE for a dozen rows, three round trips instead of one per
+        # picker on every ticket page. Nothing here streams a large result that way, and
+        # a transaction-pooling bouncer needs this off anyway.
+        _db["DISABLE_SERVER_SIDE_CURSORS"] = True
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     _db = {
