@@ -13,6 +13,7 @@ from mainspring.identity.models import AssignmentGroup, Membership, Role, User
 from mainspring.incidents.models import Category, Incident
 from mainspring.incidents.services import system_user
 from mainspring.notifications.models import Delivery
+from mainspring.sla.models import SlaEscalation, SlaTimer
 
 
 def test_demo_creates_users_groups_categories_and_incidents(db, capsys):
@@ -55,9 +56,12 @@ def test_demo_creates_users_groups_categories_and_incidents(db, capsys):
             assert incident.resolution_notes
     assert JournalEntry.objects.filter(kind="work_note").exists()
     assert JournalEntry.objects.filter(kind="comment").exists()
-    # Demo loading sends no mail and leaves no queue behind.
+    # Demo loading sends no mail and leaves no queue behind, not even SLA escalations
+    # for the history it made up: the thresholds it passed have fired, silently.
     assert Delivery.objects.count() == 0
     assert DBTaskResult.objects.count() == 0
+    assert SlaEscalation.objects.exists()
+    assert not SlaTimer.objects.filter(next_threshold_at__lte=timezone.now()).exists()
 
 
 def test_if_empty_loads_once_and_still_prints_logins(db, capsys):

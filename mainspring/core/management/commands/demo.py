@@ -361,6 +361,12 @@ class Command(BaseCommand):
             from mainspring.knowledge.demo import load_demo_articles
 
             load_demo_articles()
+            # The history above is in the past: fire the SLA thresholds it has already
+            # passed now, silently, so the first sweep on the worker does not mail a
+            # backlog of escalations about tickets nobody is working.
+            from mainspring.sla.services import sweep
+
+            sweep()
         self.stdout.write(
             f"Loaded demo data: {len(DEMO_USERS)} users, {len(GROUPS)} groups, "
             f"{incidents} incidents in {time.monotonic() - started:.1f} s."
