@@ -33,3 +33,25 @@ def test_vpn_suggestion_opened_and_rated(new_page, requester, agent, manager):
     assert axe_violations(page) == []
     assert ArticleFeedback.objects.get(article=article, user=requester).helpful is True
     assert Deflection.objects.filter(article=article, user=requester, cancelled=False).count() == 1
+
+
+def test_agent_inserts_an_article_link_into_a_comment(new_page, agent, publish_article):
+    from tests.factories import make_incident
+
+    article = publish_article(title="VPN [beta] connection drops", body="Reinstall the client.")
+    incident = make_incident(by=agent, title="VPN connection drops")
+    page = new_page()
+    login(page, agent.username, PASSWORD)
+    page.goto(f"/incidents/{incident.number}/")
+    insert = page.get_by_role("button", name="Insert link in comment")
+    expect(insert).to_be_visible()
+    box = page.locator("#composer textarea[name='body']")
+    box.fill("Please try")
+    insert.click()
+    expect(box).to_be_focused()
+    expected = f"Please try [{article.number} VPN \\[beta\\] connection drops]({article.web_url})"
+    expect(box).to_have_value(expected)
+    page.locator("#composer").get_by_role("button", name="Post").click()
+    link = page.locator(".timeline .markdown a", has_text=article.number)
+    expect(link).to_have_attribute("href", article.web_url)
+    assert axe_violations(page) == []

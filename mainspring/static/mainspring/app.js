@@ -117,4 +117,39 @@
     }
     lastBox = box;
   });
+
+  // Knowledge panel: "Insert link in comment" puts a Markdown link to the article at the
+  // cursor in the composer. The buttons stay hidden without this script (the link is
+  // shown as text to copy instead).
+  function revealInsertButtons(root) {
+    (root.querySelectorAll ? root : document)
+      .querySelectorAll("button[data-insert-article]")
+      .forEach(function (button) {
+        button.hidden = false;
+      });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    revealInsertButtons(document);
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    revealInsertButtons(event.target || document);
+  });
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest && event.target.closest("button[data-insert-article]");
+    if (!button) return;
+    const box = document.querySelector("#composer textarea[name='body']");
+    if (!box) return;
+    // Brackets in a title would end the link text early.
+    const title = button.dataset.title.replace(/([\[\]\\])/g, "\\$1");
+    const link = "[" + button.dataset.number + " " + title + "](" + button.dataset.url + ")";
+    const start = box.selectionStart != null ? box.selectionStart : box.value.length;
+    const end = box.selectionEnd != null ? box.selectionEnd : box.value.length;
+    const before = box.value.slice(0, start);
+    const spacer = before && !/\s$/.test(before) ? " " : "";
+    box.value = before + spacer + link + box.value.slice(end);
+    const caret = (before + spacer + link).length;
+    box.setSelectionRange(caret, caret);
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+    box.focus();
+  });
 })();
