@@ -3,18 +3,24 @@
 Agents read calendars and SLAs; only admins (``Action.CONFIGURE``) change them, through
 ``sla.services``. A ticket's timers are visible to whoever may see the ticket (another
 requester's ticket is a 404).
+
+Admins may also apply an edited SLA or calendar to the timers already running:
+``POST /slas/<id>/recompute/`` (or ``/calendars/<id>/recompute/``) queues an
+``SlaRecompute`` job (202) whose progress ``/sla-recomputes/<id>/`` shows.
 """
 
 from __future__ import annotations
 
 from django.db.models import QuerySet
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mainspring.core.api import (
+    ApiError,
     KeysetPagination,
     StrictQueryParamsMixin,
     reject_unknown,
@@ -24,7 +30,8 @@ from mainspring.core.models import Ticket
 from mainspring.identity.policy import Action, can, is_agent, visible_tickets
 
 from . import services
-from .models import BusinessCalendar, CalendarDay, SlaDefinition, SlaTimer
+from .models import BusinessCalendar, CalendarDay, SlaDefinition, SlaRecompute, SlaTimer
+from .recompute import RecomputePending, progress_percent, request_recompute
 
 __all__ = ["register", "ticket_timers_view"]
 
@@ -90,6 +97,43 @@ class SlaDefinitionSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "updated_at"]
 
 
+class SlaRecomputeSerializer(serializers.ModelSerializer):
+    definition = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    calendar = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    target_name = serializers.SerializerMethodField()
+    requested_by = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="Username of the admin who asked (null once that user is deleted).",
+    )
+    percent = serializers.SerializerMethodField(help_text="done / total, 0 to 100.")
+
+    class Meta:
+        model = SlaRecompute
+        fields = [
+            "id",
+            "definition",
+            "calendar",
+            "target_name",
+            "state",
+            "total",
+            "done",
+            "percent",
+            "requested_by",
+            "created_at",
+            "finished_at",
+            "error",
+        ]
+        read_only_fields = fields
+
+    def get_percent(self, obj: SlaRecompute) -> int:
+        return progress_percent(obj)
+
+    def get_target_name(self, obj: SlaRecompute) -> str:
+        return str(obj.definition if obj.definition_id is not None else obj.calendar)
+
+
 class _ConfigViewSet(
     StrictQueryParamsMixin,
     mixins.ListModelMixin,
@@ -122,6 +166,38 @@ class _ConfigViewSet(
         obj = type(self).save(by=request.user, instance=obj, **self._data(request, partial=partial))
         return Response(self.get_serializer(obj).data)
 
+    # ``request_recompute``'s keyword for this viewset's objects.
+    recompute_target = ""
+
+    @extend_schema(
+        summary="Apply the current settings to the running timers (admins)",
+        description="Queues a background job: each running timer keeps the business time "
+        "it has used so far and counts with the current settings from now on. Fired "
+        "thresholds do not fire again; a breached timer stays breached. Follow the job at "
+        "/sla-recomputes/<id>/.",
+        request=None,
+        responses={
+            202: SlaRecomputeSerializer,
+            403: OpenApiResponse(description="Not an administrator."),
+            404: OpenApiResponse(description="No such SLA or calendar."),
+            409: OpenApiResponse(
+                description="A recompute of it is queued or running; error.job is its id."
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
+    def recompute(self, request, *args, **kwargs) -> Response:
+        reject_unknown(require_object(request.data), set())
+        obj = self.get_object()
+        try:
+            job = request_recompute(by=request.user, **{self.recompute_target: obj})
+        except RecomputePending as exc:
+            raise ApiError(409, "conflict", str(exc), extra={"job": exc.job.pk}) from exc
+        job = SlaRecompute.objects.select_related("definition", "calendar", "requested_by").get(
+            pk=job.pk
+        )
+        return Response(SlaRecomputeSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
 
 @extend_schema(tags=["sla"])
 class CalendarViewSet(_ConfigViewSet):
@@ -129,6 +205,7 @@ class CalendarViewSet(_ConfigViewSet):
 
     serializer_class = CalendarSerializer
     save = staticmethod(services.save_calendar)
+    recompute_target = "calendar"
 
     def get_queryset(self) -> QuerySet:
         return BusinessCalendar.objects.prefetch_related("days").order_by("id")
@@ -140,9 +217,48 @@ class SlaDefinitionViewSet(_ConfigViewSet):
 
     serializer_class = SlaDefinitionSerializer
     save = staticmethod(services.save_definition)
+    recompute_target = "definition"
 
     def get_queryset(self) -> QuerySet:
         return SlaDefinition.objects.order_by("id")
+
+
+class AdminsOnly(permissions.BasePermission):
+    message = "Only administrators may see SLA recomputes."
+
+    def has_permission(self, request, view) -> bool:
+        return can(request.user, Action.CONFIGURE)
+
+
+_ADMINS_ONLY = {403: OpenApiResponse(description="Not an administrator.")}
+
+
+@extend_schema(tags=["sla"])
+@extend_schema_view(
+    list=extend_schema(
+        summary="SLA recompute jobs, newest first (admins)",
+        responses={200: SlaRecomputeSerializer(many=True), **_ADMINS_ONLY},
+    ),
+    retrieve=extend_schema(
+        summary="One SLA recompute job and its progress (admins)",
+        responses={200: SlaRecomputeSerializer, **_ADMINS_ONLY},
+    ),
+)
+class SlaRecomputeViewSet(
+    StrictQueryParamsMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Recompute jobs (admins), newest first: state and progress (done of total, percent)."""
+
+    serializer_class = SlaRecomputeSerializer
+    permission_classes = [permissions.IsAuthenticated, AdminsOnly]
+    pagination_class = KeysetPagination
+    filter_backends: list = []
+
+    def get_queryset(self) -> QuerySet:
+        return SlaRecompute.objects.select_related("definition", "calendar", "requested_by")
 
 
 class TimerSerializer(serializers.Serializer):
@@ -193,3 +309,4 @@ def ticket_timers_view(kind: str):
 def register(router) -> None:
     router.register("calendars", CalendarViewSet, basename="calendar")
     router.register("slas", SlaDefinitionViewSet, basename="sla")
+    router.register("sla-recomputes", SlaRecomputeViewSet, basename="sla-recompute")

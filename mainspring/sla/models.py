@@ -376,4 +376,6 @@ class SlaRecompute(models.Model):
 
     @property
     def percent(self) -> int:
-        return 100 if not self.total else min(100, self.done * 100 // self.total)
+        if not self.total:
+            return 100 if self.state == RecomputeState.DONE else 0
+        return min(100, self.done * 100 // self.total)

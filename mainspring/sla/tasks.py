@@ -1,4 +1,4 @@
-"""The escalation sweep, run every minute by the workers (core.periodic)."""
+"""SLA background work: the escalation sweep (every minute) and timer recomputes."""
 
 from __future__ import annotations
 
@@ -16,3 +16,15 @@ from . import services
 def sweep_sla_escalations() -> int:
     """Fire the SLA thresholds that are due (an indexed range scan)."""
     return services.sweep()
+
+
+@task()
+def recompute_sla_timers(job_id: int, after_id: int = 0, last_id: int | None = None) -> int:
+    """Apply an edited SLA or calendar to its running timers (``SlaRecompute`` job).
+
+    A long job runs as a chain of these tasks (``after_id`` / ``last_id`` say where the
+    previous one stopped), so other tasks run in between.
+    """
+    from .recompute import run_recompute
+
+    return run_recompute(job_id, after_id=after_id, last_id=last_id)

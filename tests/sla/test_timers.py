@@ -120,6 +120,16 @@ def test_priority_change_cancels_old_timer_and_starts_new(clock, agent, make_sla
     assert ("sla:P1 fix", "", "in_progress") in audit
 
 
+def test_a_long_sla_name_fits_the_audit_trail(clock, agent, make_sla):
+    long_name = "Resolution for the finance department's month-end close " + "x" * 40
+    make_sla(name=long_name, priorities=[3])
+    incident = make_incident(by=agent, impact="medium", urgency="medium")
+    incidents.update_incident(incident, by=agent, impact="high", urgency="high")
+    entry = AuditEntry.objects.get(ticket=incident, field__startswith="sla:")
+    assert entry.field == f"sla:{long_name}"[:50]
+    assert (entry.old_value, entry.new_value) == ("in_progress", "cancelled")
+
+
 def test_cancelled_ticket_cancels_timers_and_other_kinds_untouched(clock, agent, make_sla):
     make_sla(kinds=["incident"])
     incident = make_incident(by=agent)
