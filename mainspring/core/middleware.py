@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.html import escape
 
 # No inline script anywhere: HTMX and our own JS are files; styles are files too.
 CSP = (
@@ -30,17 +31,7 @@ class SecurityHeadersMiddleware:
         except ValueError:
             too_large = False
         if too_large:
-            response: HttpResponse = JsonResponse(
-                {
-                    "error": {
-                        "code": "too_large",
-                        "message": f"The request is larger than the "
-                        f"{settings.ATTACHMENT_MAX_BYTES // (1024 * 1024)} MB limit.",
-                        "fields": {},
-                    }
-                },
-                status=413,
-            )
+            response: HttpResponse = _too_large(request)
         else:
             response = self.get_response(request)
         if "Content-Security-Policy" not in response:
@@ -49,3 +40,28 @@ class SecurityHeadersMiddleware:
         response.setdefault("X-Content-Type-Options", "nosniff")
         response.setdefault("Referrer-Policy", "same-origin")
         return response
+
+
+def _too_large(request: HttpRequest) -> HttpResponse:
+    """413 before the body is read: JSON for the API, a short page for a browser."""
+    message = (
+        f"The request is larger than the {settings.ATTACHMENT_MAX_BYTES // (1024 * 1024)} MB "
+        "limit. Nothing was saved."
+    )
+    if request.path.startswith("/api/") or "json" in request.headers.get("Accept", ""):
+        return JsonResponse(
+            {"error": {"code": "too_large", "message": message, "fields": {}}}, status=413
+        )
+    # Sessions and users are not loaded yet (this runs first), so no base template: a
+    # plain page, or for htmx the fragment it swaps in where the form was.
+    body = (
+        f'<p class="field-error" role="alert">{escape(message)} '
+        "Go back and choose a smaller file.</p>"
+    )
+    if not request.headers.get("HX-Request"):
+        body = (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            "<title>File too large</title></head><body><main><h1>File too large</h1>"
+            f"{body}</main></body></html>"
+        )
+    return HttpResponse(body, status=413, content_type="text/html; charset=utf-8")

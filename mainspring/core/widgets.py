@@ -8,11 +8,12 @@ widgets render the same markup in Python, escaping every value with ``format_htm
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.forms.utils import flatatt
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
-__all__ = ["FastSelect", "FastSelectMultiple", "use_fast_selects"]
+__all__ = ["FastSelect", "FastSelectMultiple", "SizeLimitedFileInput", "use_fast_selects"]
 
 
 class FastSelect(forms.Select):
@@ -53,3 +54,15 @@ def use_fast_selects(form: forms.BaseForm) -> None:
             field.widget.__class__ = FastSelect
         elif widget_type is forms.SelectMultiple:
             field.widget.__class__ = FastSelectMultiple
+
+
+class SizeLimitedFileInput(forms.ClearableFileInput):
+    """A file input that tells the browser the upload limit (``data-max-bytes``).
+
+    app.js refuses a larger file as soon as it is chosen, with a message by the field,
+    instead of sending megabytes the server will refuse (413) after the upload.
+    """
+
+    def get_context(self, name, value, attrs):
+        attrs = {**(attrs or {}), "data-max-bytes": str(settings.ATTACHMENT_MAX_BYTES)}
+        return super().get_context(name, value, attrs)

@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.urls import reverse
 
 from mainspring.core.models import Channel, JournalKind, Level, LinkKind
-from mainspring.core.widgets import use_fast_selects
+from mainspring.core.widgets import SizeLimitedFileInput, use_fast_selects
 from mainspring.identity.models import AssignmentGroup, Role
 
 from .models import Category, HoldReason, ResolutionCode
@@ -402,7 +402,7 @@ class AssignForm(AccessibleForm):
 
 
 class AttachmentForm(AccessibleForm):
-    file = forms.FileField(label="File")
+    file = forms.FileField(label="File", widget=SizeLimitedFileInput)
 
 
 class WatcherForm(AccessibleForm):

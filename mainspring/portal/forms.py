@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from mainspring.core.services import TicketValidationError
+from mainspring.core.widgets import SizeLimitedFileInput
 from mainspring.identity.forms import AccessibleFormMixin
 from mainspring.incidents.services import categories_for
 
@@ -49,7 +50,11 @@ class CommentForm(AccessibleFormMixin, forms.Form):
 
 
 class AttachForm(AccessibleFormMixin, forms.Form):
-    file = forms.FileField(label="Attach a file", help_text="A screenshot or a log file.")
+    file = forms.FileField(
+        label="Attach a file",
+        help_text="A screenshot or a log file.",
+        widget=SizeLimitedFileInput,
+    )
 
 
 class VersionForm(AccessibleFormMixin, forms.Form):

@@ -27,6 +27,26 @@ def test_oversized_body_is_413_before_reading(client, settings):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("htmx", [False, True])
+def test_oversized_form_post_is_a_page_not_json(client, settings, htmx):
+    settings.ATTACHMENT_MAX_BYTES = 1024
+    headers = {"HX-Request": "true"} if htmx else {}
+    response = client.generic(
+        "POST",
+        "/incidents/INC0001001/attach/",
+        b"x" * 10,
+        content_type="multipart/form-data; boundary=x",
+        CONTENT_LENGTH=str(5 * 1024 * 1024),
+        headers=headers,
+    )
+    assert response.status_code == 413
+    assert response["Content-Type"].startswith("text/html")
+    body = response.content.decode()
+    assert 'role="alert"' in body and "Nothing was saved" in body
+    assert ("<html" in body) is not htmx
+
+
+@pytest.mark.django_db
 def test_unknown_page_is_a_plain_404(client):
     response = client.get("/no-such-page/")
     assert response.status_code == 404

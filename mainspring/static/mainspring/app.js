@@ -152,4 +152,34 @@
     box.dispatchEvent(new Event("input", { bubbles: true }));
     box.focus();
   });
+
+  // File inputs with data-max-bytes: refuse a file over the limit when it is chosen, with
+  // the message by the field, rather than upload it for the server to refuse.
+  document.addEventListener("change", function (event) {
+    const input = event.target;
+    if (!input.matches || !input.matches("input[type=file][data-max-bytes]")) return;
+    const max = parseInt(input.dataset.maxBytes, 10);
+    const tooBig = Array.from(input.files || []).find(function (file) {
+      return file.size > max;
+    });
+    let note = document.getElementById(input.id + "-size-error");
+    if (!tooBig) {
+      if (note) note.remove();
+      input.removeAttribute("aria-invalid");
+      return;
+    }
+    if (!note) {
+      note = document.createElement("p");
+      note.id = input.id + "-size-error";
+      note.className = "field-error";
+      note.setAttribute("role", "alert");
+      input.insertAdjacentElement("afterend", note);
+    }
+    const limit = Math.floor(max / (1024 * 1024));
+    note.textContent =
+      "“" + tooBig.name + "” is larger than the " + limit + " MB limit. Choose a smaller file.";
+    input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-describedby", note.id);
+    input.value = "";
+  });
 })();
