@@ -24,6 +24,7 @@ urlpatterns = [
         name="api-attachment-download",
     ),
     path("search/", knowledge_api.SearchView.as_view(), name="api-search"),
+    path("sla-report/", include("mainspring.sla.api_report")),
     path(
         "incidents/<str:number>/slas/",
         sla_api.ticket_timers_view("incident").as_view(),

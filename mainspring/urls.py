@@ -18,6 +18,7 @@ urlpatterns = [
     path("incidents/", include("mainspring.incidents.urls")),
     path("knowledge/", include("mainspring.knowledge.urls")),
     path("portal/knowledge/", include("mainspring.knowledge.portal_urls")),
+    path("sla/", include("mainspring.sla.urls")),
     path("portal/", include("mainspring.portal.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("mainspring.api_urls")),
