@@ -25,6 +25,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from urllib.parse import quote_plus
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -45,6 +46,10 @@ from mainspring.knowledge.models import Article  # noqa: E402
 
 ONE = ["vpn", "printer", "password"]
 THREE = ["vpn connection drops", "outlook calendar sync", "laptop battery replacement"]
+# Not in the targets, shown for information: misspelt words (PostgreSQL corrects
+# them against the vocabulary; SQLite finds nothing) and quoted phrases.
+TYPO = ["keybaord", "pasword", "outlok calender"]
+PHRASE = ['"reset the password"', '"vpn keeps disconnecting"', '"printer is not detected"']
 SEARCH_TABLES = ("knowledge_article", "core_ticket")
 
 
@@ -114,6 +119,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--iterations", type=int, default=200)
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--sql-repeat", type=int, default=5)
+    ap.add_argument(
+        "--targets-only", action="store_true", help="only the one- and three-word cases"
+    )
     args = ap.parse_args(argv)
 
     vendor = connection.vendor
@@ -135,12 +143,15 @@ def main(argv: list[str] | None = None) -> None:
         portal.force_login(requester)
 
         def api(q: str) -> str:
-            return "/api/v1/search/?q=" + q.replace(" ", "+")
+            return "/api/v1/search/?q=" + quote_plus(q)
 
         def suggest(q: str) -> str:
-            return "/portal/knowledge/suggest/?title=" + q.replace(" ", "+")
+            return "/portal/knowledge/suggest/?title=" + quote_plus(q)
 
-        for label, queries in (("one word", ONE), ("three words", THREE)):
+        groups = [("one word", ONE), ("three words", THREE)]
+        if not args.targets_only:
+            groups += [("misspelt", TYPO), ("phrase", PHRASE)]
+        for label, queries in groups:
             for who in ("requester", "agent"):
                 client, headers = clients[who]
                 rows.append(
@@ -165,12 +176,15 @@ def main(argv: list[str] | None = None) -> None:
         f"\n{vendor}, {articles:,} articles, "
         f"{args.iterations} iterations after {args.warmup} warm-up"
     )
-    print(f"one word: {', '.join(ONE)}; three words: {', '.join(THREE)}\n")
+    print(f"one word: {', '.join(ONE)}; three words: {', '.join(THREE)}")
+    print(f"misspelt: {', '.join(TYPO)}; phrase: {', '.join(PHRASE)}\n")
     print(f"| case | p50 ms | p95 ms | target | {sql_label} per query | queries | hits |")
     print("|---|---:|---:|---|---|---:|---|")
     for r in rows:
         target = 50.0 if r["name"].startswith("Portal") else 30.0
         ok = "✅" if r["p95"] <= target else "❌"
+        if "misspelt" in r["name"] or "phrase" in r["name"]:
+            ok = "(info)"
         print(
             f"| {r['name']} | {r['p50']:.1f} | {r['p95']:.1f} | ≤ {target:.0f} {ok} | "
             f"{' / '.join(str(s) for s in r['sql'])} | {r['queries']} | "

@@ -6,14 +6,22 @@ which checks the policy and validates. Errors use the one shape from ``core.api`
 
 from __future__ import annotations
 
+import uuid
+
+from django.conf import settings
+from django.db.models import Prefetch
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mainspring.core.api import (
     ApiError,
+    ChronologicalPagination,
     KeysetPagination,
     StrictQueryParamsMixin,
     etag_for,
@@ -21,12 +29,14 @@ from mainspring.core.api import (
     reject_unknown,
     require_object,
 )
+from mainspring.core.api_tickets import AttachmentUploadSerializer
 from mainspring.identity.models import AssignmentGroup
 from mainspring.incidents.models import Category
 
 from . import policy, search, services
-from .models import Article, ArticleKind, Audience
+from .models import Article, ArticleAttachment, ArticleKind, Audience
 from .states import ARTICLE_MACHINE
+from .views import article_file_response
 
 __all__ = ["ArticleViewSet", "SearchView", "register"]
 
@@ -42,19 +52,26 @@ class ArticleSerializer(serializers.ModelSerializer):
     body_html = serializers.CharField(read_only=True)
     state = serializers.ChoiceField(choices=ARTICLE_MACHINE.choices(), read_only=True)
     web_url = serializers.URLField(read_only=True)
+    related = serializers.SerializerMethodField(
+        help_text="Numbers of related articles the caller may read."
+    )
 
     class Meta:
         model = Article
         fields = [
             "number", "title", "summary", "body", "body_html", "kind", "audience", "groups",
-            "category", "tags", "state", "version", "revision", "author", "reviewer",
-            "review_comment", "review_by", "created_at", "updated_at", "published_at",
-            "web_url",
+            "category", "tags", "related", "state", "version", "revision", "author",
+            "reviewer", "review_comment", "review_by", "created_at", "updated_at",
+            "published_at", "web_url",
         ]  # fmt: skip
         read_only_fields = fields
 
     def get_tags(self, obj: Article) -> list[str]:
         return obj.tag_list
+
+    def get_related(self, obj: Article) -> list[str]:
+        # Prefetched by the viewset, already limited to what the caller may read.
+        return sorted(a.number for a in getattr(obj, "visible_related", []))
 
 
 class ArticleWriteSerializer(serializers.Serializer):
@@ -73,6 +90,39 @@ class ArticleWriteSerializer(serializers.Serializer):
         child=serializers.CharField(max_length=50), required=False, max_length=30
     )
     review_by = serializers.DateField(required=False, allow_null=True)
+    related = serializers.ListField(
+        child=serializers.CharField(max_length=16),
+        required=False,
+        max_length=services.MAX_RELATED,
+        help_text='Article numbers, e.g. ["KB0001002"]; replaces the list.',
+    )
+
+
+class ArticleAttachmentSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="storage_key", read_only=True)
+    filename = serializers.CharField(read_only=True)
+    size = serializers.IntegerField(read_only=True)
+    content_type = serializers.CharField(
+        read_only=True, help_text="From the file's first bytes, never from the client."
+    )
+    is_image = serializers.BooleanField(
+        read_only=True, help_text="PNG, JPEG, GIF or WebP: shown inline by ``web_url``."
+    )
+    sha256 = serializers.CharField(read_only=True)
+    uploaded_by = serializers.CharField(source="uploaded_by.username", read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    web_url = serializers.SerializerMethodField(
+        help_text="Browser address, for Markdown in the body: ![alt](web_url)."
+    )
+    markdown = serializers.CharField(read_only=True)
+    download_url = serializers.SerializerMethodField(help_text="For API (Bearer) clients.")
+
+    def get_web_url(self, obj: ArticleAttachment) -> str:
+        return settings.BASE_URL + obj.get_absolute_url()
+
+    def get_download_url(self, obj: ArticleAttachment) -> str:
+        path = reverse("article-attachment-download", args=[obj.article.number, obj.storage_key])
+        return settings.BASE_URL + path
 
 
 class RevisionSerializer(serializers.Serializer):
@@ -113,11 +163,15 @@ class ArticleViewSet(
     ordering_choices = {"-id": ("-id",), "id": ("id",)}
     default_ordering = ("-id",)
     extra_query_params = frozenset({"cursor", "page_size", "ordering", "state", "kind"})
-    http_method_names = ["get", "post", "patch", "head", "options"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
-        qs = policy.visible_articles(self.request.user).select_related("author", "reviewer")
-        qs = qs.prefetch_related("groups")
+        user = self.request.user
+        qs = policy.visible_articles(user).select_related("author", "reviewer")
+        readable = policy.visible_articles(user, Article.objects.only("id", "number"))
+        qs = qs.prefetch_related(
+            "groups", Prefetch("related", queryset=readable, to_attr="visible_related")
+        )
         if self.action == "list":
             state = self.request.query_params.get("state")
             kind = self.request.query_params.get("kind")
@@ -151,6 +205,8 @@ class ArticleViewSet(
         fields = dict(ser.validated_data)
         if "groups" in fields:
             fields["groups"] = list(fields["groups"])
+        if "related" in fields:
+            fields["related"] = list(fields["related"])
         return fields
 
     @extend_schema(request=ArticleWriteSerializer, responses={201: ArticleSerializer})
@@ -221,6 +277,89 @@ class ArticleViewSet(
         return Response(
             {"helpful": fb.helpful, "comment": fb.comment}, status=status.HTTP_201_CREATED
         )
+
+    # -- files and images ------------------------------------------------------------------
+    @extend_schema(methods=["GET"], responses=ArticleAttachmentSerializer(many=True))
+    @extend_schema(
+        methods=["POST"],
+        request={"multipart/form-data": AttachmentUploadSerializer},
+        responses={201: ArticleAttachmentSerializer},
+        description="Whoever may edit the article. 413 `too_large` above the upload limit.",
+    )
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        url_path="attachments",
+        serializer_class=ArticleAttachmentSerializer,
+        parser_classes=[MultiPartParser],
+        filter_backends=[],
+        pagination_class=ChronologicalPagination,
+    )
+    def attachments(self, request, number=None):
+        article = self.get_object()
+        if request.method == "POST":
+            reject_unknown(request.data, {"file"})
+            upload = request.FILES.get("file")
+            if upload is None:
+                raise ApiError(
+                    400,
+                    "invalid",
+                    "Invalid input.",
+                    {"file": ["Send the file as multipart field `file`."]},
+                )
+            attachment = services.add_article_attachment(article, by=request.user, upload=upload)
+            attachment.article = article
+            return Response(
+                ArticleAttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED
+            )
+        qs = article.attachments.select_related("uploaded_by")
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(ArticleAttachmentSerializer(page, many=True).data)
+
+    def _attachment(self, key: str) -> ArticleAttachment:
+        article = self.get_object()
+        try:
+            key = uuid.UUID(key)
+        except ValueError:
+            raise ApiError(404, "not_found", "Not found.") from None
+        attachment = article.attachments.filter(storage_key=key).first()
+        if attachment is None:
+            raise ApiError(404, "not_found", "Not found.")
+        return attachment
+
+    @extend_schema(
+        request=None,
+        responses={204: None},
+        parameters=[OpenApiParameter("key", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+        description="Whoever may edit the article.",
+    )
+    @action(
+        detail=True,
+        methods=["delete"],
+        url_path=r"attachments/(?P<key>[0-9a-fA-F-]{32,36})",
+        filter_backends=[],
+    )
+    def attachment(self, request, number=None, key=None):
+        services.remove_article_attachment(self._attachment(key), by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        request=None,
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        parameters=[OpenApiParameter("key", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+        description="The file, for whoever may read the article (404 otherwise); the same "
+        "headers as the browser address: `attachment`, except safe raster images inline.",
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path=r"attachments/(?P<key>[0-9a-fA-F-]{32,36})/download",
+        url_name="attachment-download",
+        filter_backends=[],
+    )
+    def attachment_download(self, request, number=None, key=None):
+        attachment = self._attachment(key)
+        return article_file_response(request.user, attachment.article.number, key)
 
 
 class SearchHitSerializer(serializers.Serializer):

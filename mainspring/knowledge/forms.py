@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 
+from mainspring.core.widgets import SizeLimitedFileInput
 from mainspring.identity.models import AssignmentGroup
 from mainspring.incidents.models import Category
 
@@ -18,7 +20,8 @@ class ArticleForm(forms.Form):
     body = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 16}),
-        help_text="Markdown: # headings, **bold**, lists, [links](https://…), ![images](…).",
+        help_text="Markdown: # headings, **bold**, lists, [links](https://…), ![images](…). "
+        "Files and images are uploaded below the form once the article is saved.",
     )
     kind = forms.ChoiceField(choices=ArticleKind.choices, label="Type")
     category = forms.ModelChoiceField(
@@ -36,6 +39,12 @@ class ArticleForm(forms.Form):
         label="Review by",
         widget=forms.DateInput(attrs={"type": "date"}),
     )
+    related = forms.CharField(
+        max_length=500,
+        required=False,
+        label="Related articles",
+        help_text="Article numbers separated by commas, e.g. KB0001002, KB0001005.",
+    )
     version = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def service_fields(self) -> dict:
@@ -43,6 +52,17 @@ class ArticleForm(forms.Form):
         data.pop("version", None)
         data["groups"] = list(data["groups"])
         return data
+
+
+class ArticleFileForm(forms.Form):
+    file = forms.FileField(label="Add a file or image", widget=SizeLimitedFileInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        limit = settings.ATTACHMENT_MAX_BYTES // (1024 * 1024)
+        self.fields[
+            "file"
+        ].help_text = f"Up to {limit} MB. PNG, JPEG, GIF and WebP images can be shown in the body."
 
 
 class SendBackForm(forms.Form):

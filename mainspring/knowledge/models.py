@@ -7,12 +7,15 @@ row lock. Reports aggregate them.
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.utils import timezone
 
 from mainspring.core.markdown import render_markdown
+from mainspring.core.models import attachment_path
 
 from .states import ARTICLE_MACHINE, DRAFT
 
@@ -65,6 +68,11 @@ class Article(models.Model):
     # PostgreSQL only (weighted tsvector, GIN-indexed by migration); unused on SQLite,
     # where an FTS5 table plays the same part. Both are written by services.reindex.
     search_vector = SearchVectorField(null=True, editable=False)
+    # PostgreSQL only, small and stored inline: the title alone (A), and title plus
+    # summary and tags (A/B). Search ranks title matches, then summary/tag matches, then
+    # body matches, each from a bounded set of candidates (see search.py).
+    search_title = SearchVectorField(null=True, editable=False)
+    search_head = SearchVectorField(null=True, editable=False)
 
     class Meta:
         ordering = ["-id"]
@@ -96,6 +104,52 @@ class Article(models.Model):
     @property
     def web_url(self) -> str:
         return settings.BASE_URL + self.get_absolute_url()
+
+
+# Served inline (for Markdown images) only when the first bytes say so; never SVG.
+INLINE_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+
+
+class ArticleAttachment(models.Model):
+    """A file or image of an article, kept across its versions.
+
+    Stored under a generated name (core's ``attachment_path``); ``filename`` is only ever
+    displayed. ``content_type`` comes from the file's first bytes, never from the client.
+    """
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="attachments")
+    storage_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    file = models.FileField(upload_to=attachment_path, max_length=200)
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100, default="application/octet-stream")
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["article", "created_at"], name="kb_attach_article_idx")]
+
+    def __str__(self) -> str:
+        return self.filename
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type in INLINE_IMAGE_TYPES
+
+    def get_absolute_url(self) -> str:  # noqa: DJ012
+        from django.urls import reverse
+
+        return reverse("knowledge:file", args=[self.article.number, self.storage_key])
+
+    @property
+    def markdown(self) -> str:
+        """What to paste in the body: an image for images, a link otherwise."""
+        label = "".join("\\" + ch if ch in "[]\\" else ch for ch in self.filename)
+        return f"{'!' if self.is_image else ''}[{label}]({self.get_absolute_url()})"
 
 
 class ArticleRevision(models.Model):

@@ -8,21 +8,31 @@ at once and a retired one disappears at once.
 from __future__ import annotations
 
 import difflib
+import hashlib
+import re
 from datetime import date, timedelta
 from typing import Any
 
+from django.conf import settings
+from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from mainspring.core.numbering import next_number
-from mainspring.core.services import StaleVersion, TicketValidationError
+from mainspring.core.services import (
+    AttachmentTooLarge,
+    StaleVersion,
+    TicketValidationError,
+    sanitize_filename,
+)
 from mainspring.identity.policy import Action, Forbidden, is_agent, require
 
 from . import policy, search
 from .models import (
     PREFIX,
     Article,
+    ArticleAttachment,
     ArticleFeedback,
     ArticleKind,
     ArticleRevision,
@@ -35,6 +45,7 @@ from .states import ARTICLE_MACHINE, DRAFT, PUBLISHED
 
 __all__ = [
     "DEFLECTION_CANCEL_WINDOW",
+    "add_article_attachment",
     "create_article",
     "draft_from_incident",
     "mark_resolved_by_article",
@@ -42,6 +53,7 @@ __all__ = [
     "rate",
     "record_deflection",
     "record_view",
+    "remove_article_attachment",
     "retire",
     "revision_diff",
     "send_back",
@@ -59,6 +71,7 @@ EDITABLE = (
     "audience",
     "groups",
     "review_by",
+    "related",
 )
 DEFLECTION_CANCEL_WINDOW = timedelta(minutes=30)
 
@@ -101,18 +114,80 @@ def _clean(fields: dict[str, Any], *, creating: bool) -> dict[str, Any]:
         and not isinstance(out["review_by"], date)
     ):
         errors["review_by"] = "A date."
+    if "related" in out:
+        numbers, bad = _parse_numbers(out["related"])
+        if bad:
+            errors["related"] = "Not article numbers: " + ", ".join(bad) + "."
+        elif len(numbers) > MAX_RELATED:
+            errors["related"] = f"At most {MAX_RELATED} related articles."
+        out["related"] = numbers
     if errors:
         raise TicketValidationError(errors)
     return out
 
 
-def _apply(article: Article, fields: dict[str, Any]) -> None:
+MAX_RELATED = 20
+_NUMBER = re.compile(rf"{PREFIX}\d{{1,14}}")
+
+
+def _parse_numbers(raw: Any) -> tuple[list[str], list[str]]:
+    """``"KB0001002, kb0001005"`` or a list → (upper-cased unique numbers, bad entries)."""
+    if raw is None:
+        return [], []
+    words = raw if isinstance(raw, (list, tuple)) else str(raw).replace(",", " ").split()
+    numbers: dict[str, None] = {}
+    bad: list[str] = []
+    for word in words:
+        word = str(word).strip().upper()
+        if not word:
+            continue
+        if _NUMBER.fullmatch(word):
+            numbers[word] = None
+        elif len(bad) < 10:
+            bad.append(word[:20])
+    return list(numbers), bad
+
+
+def _resolve_related(article: Article | None, numbers: list[str], *, by) -> list[Article]:
+    """The articles behind ``numbers``, each one ``by`` may read; else a field error.
+
+    Relations ``by`` cannot see (set by someone who could) are kept as they are: an editor
+    neither sees nor silently drops them.
+    """
+    if article is not None and article.number in numbers:
+        raise TicketValidationError({"related": "An article cannot be related to itself."})
+    found = {
+        a.number: a
+        for a in policy.visible_articles(by, Article.objects.filter(number__in=numbers)).only(
+            "id", "number"
+        )
+    }
+    missing = [n for n in numbers if n not in found]
+    if missing:
+        raise TicketValidationError(
+            {"related": "No article you can see has the number " + ", ".join(missing) + "."}
+        )
+    chosen = [found[n] for n in numbers]
+    if article is not None and article.pk:
+        visible = policy.visible_articles(by).values("pk")
+        chosen += list(article.related.exclude(pk__in=visible).only("id"))
+    return chosen
+
+
+def _apply(article: Article, fields: dict[str, Any], *, by) -> None:
     groups = fields.pop("groups", None)
+    related = fields.pop("related", None)
+    if related is not None:
+        related = _resolve_related(article, related, by=by)
     for name, value in fields.items():
         setattr(article, name, value)
-    if groups is not None:
+    if groups is not None or related is not None:
         article.save()
+    if groups is not None:
         article.groups.set(groups)
+    if related is not None:
+        # Symmetrical: the other article lists this one too.
+        article.related.set(related)
     if article.audience == Audience.GROUPS and groups is not None and not groups:
         raise TicketValidationError({"groups": "Name at least one group for this audience."})
 
@@ -127,7 +202,7 @@ def create_article(*, by, **fields: Any) -> Article:
     if fields.get("audience") == Audience.GROUPS and not groups:
         raise TicketValidationError({"groups": "Name at least one group for this audience."})
     article = Article(number=next_number(PREFIX), author=by, state=ARTICLE_MACHINE.initial)
-    _apply(article, fields)
+    _apply(article, fields, by=by)
     article.save()
     search.index_article(article)
     return article
@@ -170,7 +245,7 @@ def update_article(
     policy.require_edit(by, article)
     fields = _clean(fields, creating=False)
     _lock(article, expected_version)
-    _apply(article, fields)
+    _apply(article, fields, by=by)
     article.save()
     if article.audience == Audience.GROUPS and not article.groups.exists():
         raise TicketValidationError({"groups": "Name at least one group for this audience."})
@@ -236,6 +311,80 @@ def retire(article: Article, *, by, expected_version: int | None = None) -> Arti
     """Take a published article out of search and the portal (reviewers only)."""
     policy.require_review(by, article)
     return _transition(article, "retire", by=by, expected_version=expected_version)
+
+
+# -- attachments and images ------------------------------------------------------------------
+MAX_ATTACHMENTS = 100
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"%PDF-", "application/pdf"),
+)
+
+
+def detect_content_type(head: bytes) -> str:
+    """The type the first bytes prove, else ``application/octet-stream``.
+
+    Only these few formats are recognised; the client's claimed type and the file name
+    are never consulted, so HTML or SVG named ``.png`` stays an opaque download.
+    """
+    for magic, content_type in _MAGIC:
+        if head.startswith(magic):
+            return content_type
+    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return "application/octet-stream"
+
+
+@transaction.atomic
+def add_article_attachment(article: Article, *, by, upload: File) -> ArticleAttachment:
+    """Attach a file or image to ``article`` (whoever may edit it: the author of a draft,
+    a reviewer). Kept across versions; ``ATTACHMENT_MAX_BYTES`` as for tickets (raises
+    ``AttachmentTooLarge``), an empty file is a field error. Stored under a generated name.
+    """
+    policy.require_edit(by, article)
+    limit = settings.ATTACHMENT_MAX_BYTES
+    size = upload.size or 0
+    if size > limit:
+        raise AttachmentTooLarge(limit)
+    if size == 0:
+        raise TicketValidationError({"file": "The file is empty."})
+    if ArticleAttachment.objects.filter(article=article).count() >= MAX_ATTACHMENTS:
+        raise TicketValidationError({"file": f"At most {MAX_ATTACHMENTS} files per article."})
+    upload.seek(0)
+    head = upload.read(16)
+    upload.seek(0)
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    attachment = ArticleAttachment(
+        article=article,
+        filename=sanitize_filename(getattr(upload, "name", "") or "file"),
+        content_type=detect_content_type(head),
+        size=size,
+        sha256=digest.hexdigest(),
+        uploaded_by=by,
+    )
+    attachment.file.save("upload", upload, save=False)
+    try:
+        attachment.save()
+    except Exception:
+        attachment.file.storage.delete(attachment.file.name)
+        raise
+    return attachment
+
+
+@transaction.atomic
+def remove_article_attachment(attachment: ArticleAttachment, *, by) -> None:
+    """Delete a file of an article (whoever may edit the article); the stored file goes
+    once the transaction commits. Markdown still pointing at it shows a broken link."""
+    policy.require_edit(by, attachment.article)
+    name, storage = attachment.file.name, attachment.file.storage
+    attachment.delete()
+    transaction.on_commit(lambda: storage.delete(name))
 
 
 # -- readers ----------------------------------------------------------------------------------

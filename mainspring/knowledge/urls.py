@@ -19,6 +19,9 @@ urlpatterns = [
     path("<str:number>/", views.detail, name="detail"),
     path("<str:number>/edit/", views.edit, name="edit"),
     path("<str:number>/history/", views.history, name="history"),
+    path("<str:number>/files/", views.upload_file, name="upload"),
+    path("<str:number>/files/<uuid:key>/", views.download_file, name="file"),
+    path("<str:number>/files/<uuid:key>/remove/", views.remove_file, name="remove-file"),
     path(
         "<str:number>/<str:name>/",
         views.transition,

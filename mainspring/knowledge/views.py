@@ -10,22 +10,24 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from mainspring.core.services import StaleVersion, TicketValidationError
+from mainspring.core.services import AttachmentTooLarge, StaleVersion, TicketValidationError
 from mainspring.core.states import InvalidTransition
 from mainspring.identity.policy import Forbidden, NotVisible, is_agent, visible_tickets
 from mainspring.incidents.models import Incident
 from mainspring.incidents.views import agent_page
 
 from . import policy, search, services
-from .forms import ArticleForm, FeedbackForm, SendBackForm
+from .forms import ArticleFileForm, ArticleForm, FeedbackForm, SendBackForm
 from .models import (
     Article,
+    ArticleAttachment,
     ArticleFeedback,
     ArticleRevision,
     ArticleView,
@@ -46,6 +48,14 @@ def _article(request: HttpRequest, number: str) -> Article:
     )
     if article is None:
         raise Http404
+    return article
+
+
+def _editable(request: HttpRequest, number: str) -> Article:
+    """The article, if the user may edit it: 404 if they cannot see it, else 403."""
+    article = _article(request, number)
+    if not policy.can_edit(request.user, article):
+        raise PermissionDenied
     return article
 
 
@@ -123,22 +133,8 @@ def create(request: HttpRequest) -> HttpResponse:
 @agent_page
 @require_http_methods(["GET", "POST"])
 def edit(request: HttpRequest, number: str) -> HttpResponse:
-    article = _article(request, number)
-    if not policy.can_edit(request.user, article):
-        raise Http404 if not policy.can_see(request.user, article) else Forbidden
-    initial = {
-        "title": article.title,
-        "summary": article.summary,
-        "body": article.body,
-        "kind": article.kind,
-        "category": article.category_id,
-        "tags": article.tags,
-        "audience": article.audience,
-        "groups": list(article.groups.values_list("pk", flat=True)),
-        "review_by": article.review_by,
-        "version": article.version,
-    }
-    form = ArticleForm(request.POST or None, initial=initial)
+    article = _editable(request, number)
+    form = _article_form(request, article, request.POST or None)
     status = 200
     if request.method == "POST":
         status = 400
@@ -158,7 +154,131 @@ def edit(request: HttpRequest, number: str) -> HttpResponse:
             else:
                 messages.success(request, "Article saved.")
                 return redirect("knowledge:detail", article.number)
-    return render(request, "knowledge/edit.html", {"form": form, "article": article}, status=status)
+    return render(request, "knowledge/edit.html", _edit_context(article, form=form), status=status)
+
+
+def _article_form(request: HttpRequest, article: Article, data=None) -> ArticleForm:
+    initial = {
+        "title": article.title,
+        "summary": article.summary,
+        "body": article.body,
+        "kind": article.kind,
+        "category": article.category_id,
+        "tags": article.tags,
+        "audience": article.audience,
+        "groups": list(article.groups.values_list("pk", flat=True)),
+        "review_by": article.review_by,
+        "related": ", ".join(a.number for a in _related(request, article)),
+        "version": article.version,
+    }
+    return ArticleForm(data, initial=initial)
+
+
+def _edit_context(article: Article, **extra) -> dict:
+    context = {
+        "article": article,
+        "attachments": list(article.attachments.select_related("uploaded_by")),
+        "file_form": ArticleFileForm(),
+    }
+    context.update(extra)
+    return context
+
+
+def _related(request: HttpRequest, article: Article, *, published_only: bool = False) -> list:
+    """Related articles ``request.user`` may read (published ones only for the portal)."""
+    qs = article.related.only("id", "number", "title", "state", "kind").order_by("number")
+    if published_only:
+        qs = policy.published_for(request.user, qs)
+    else:
+        qs = policy.visible_articles(request.user, qs)
+    return list(qs[: services.MAX_RELATED])
+
+
+def _files_answer(request: HttpRequest, article: Article, status: int = 200, **extra):
+    """HTMX: the attachments part of the edit page; otherwise the whole page."""
+    if getattr(request, "htmx", False):
+        context = _edit_context(article, **extra)
+        return render(request, "knowledge/_files.html", context, status=status)
+    if status < 400:
+        return redirect("knowledge:edit", article.number)
+    context = _edit_context(article, form=_article_form(request, article), **extra)
+    return render(request, "knowledge/edit.html", context, status=status)
+
+
+@agent_page
+@require_POST
+def upload_file(request: HttpRequest, number: str) -> HttpResponse:
+    """Attach a file or image (whoever may edit the article); field errors on the form."""
+    article = _editable(request, number)
+    form = ArticleFileForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            attachment = services.add_article_attachment(
+                article, by=request.user, upload=form.cleaned_data["file"]
+            )
+        except (TicketValidationError, AttachmentTooLarge) as exc:
+            fields = getattr(exc, "fields", None) or {"file": [str(exc)]}
+            _add_errors(form, TicketValidationError(fields))
+        else:
+            if not getattr(request, "htmx", False):
+                messages.success(request, f"Attached {attachment.filename}.")
+            return _files_answer(request, article, added=attachment)
+    return _files_answer(request, article, 400, file_form=form)
+
+
+@agent_page
+@require_POST
+def remove_file(request: HttpRequest, number: str, key) -> HttpResponse:
+    """Delete one of the article's files (whoever may edit the article)."""
+    article = _editable(request, number)
+    attachment = ArticleAttachment.objects.filter(article=article, storage_key=key).first()
+    if attachment is None:
+        raise Http404
+    attachment.article = article
+    services.remove_article_attachment(attachment, by=request.user)
+    if not getattr(request, "htmx", False):
+        messages.success(request, f"Removed {attachment.filename}.")
+    return _files_answer(request, article, removed=attachment)
+
+
+def article_file_response(user, number: str, key) -> FileResponse:
+    """The file ``key`` of article ``number``, if ``user`` may read the article (else 404).
+
+    Like ticket attachments: ``nosniff``, a sandboxing CSP and ``attachment``, except
+    that PNG, JPEG, GIF and WebP images (proved by their first bytes, never SVG) are
+    served ``inline`` with their image type, so ``![alt](url)`` in the body shows them.
+    Shared by the UI and the API.
+    """
+    visible = policy.visible_articles(user).filter(number=str(number).upper()[:16])
+    attachment = (
+        ArticleAttachment.objects.filter(storage_key=key, article__in=visible.values("pk"))
+        .only("file", "filename", "content_type")
+        .first()
+    )
+    if attachment is None:
+        raise Http404
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404 from exc
+    inline = attachment.is_image
+    response = FileResponse(
+        handle,
+        as_attachment=not inline,
+        filename=attachment.filename,
+        content_type=attachment.content_type if inline else "application/octet-stream",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_GET
+def download_file(request: HttpRequest, number: str, key) -> HttpResponse:
+    """Whoever may read the article (requesters too); anyone else gets a 404."""
+    return article_file_response(request.user, number, key)
 
 
 @agent_page
@@ -193,6 +313,8 @@ def detail(request: HttpRequest, number: str) -> HttpResponse:
             "send_back_form": SendBackForm(),
             "can_edit": editable,
             "feedback": list(article.feedback.select_related("user")[:20]),
+            "attachments": list(article.attachments.all()),
+            "related": _related(request, article),
         },
     )
 
@@ -367,16 +489,24 @@ def portal_article(request: HttpRequest, number: str) -> HttpResponse:
         if request.GET.get("from") == "deflection":
             services.record_deflection(article, by=request.user)
     mine = ArticleFeedback.objects.filter(article=article, user=request.user).first()
+    form = FeedbackForm(initial={"comment": mine.comment if mine else ""})
     return render(
         request,
         "knowledge/portal_article.html",
-        {
-            "article": article,
-            "form": FeedbackForm(initial={"comment": mine.comment if mine else ""}),
-            "mine": mine,
-            "related": list(policy.published_for(request.user, article.related.all())[:5]),
-        },
+        _portal_context(request, article, form=form, mine=mine),
     )
+
+
+def _portal_context(request: HttpRequest, article: Article, **extra) -> dict:
+    """Files and related articles for a reader: only published related articles they may
+    read (never a draft or an agents-only one for a requester)."""
+    context = {
+        "article": article,
+        "attachments": list(article.attachments.all()),
+        "related": _related(request, article, published_only=True),
+    }
+    context.update(extra)
+    return context
 
 
 @login_required
@@ -400,7 +530,7 @@ def feedback(request: HttpRequest, number: str) -> HttpResponse:
     return render(
         request,
         "knowledge/portal_article.html",
-        {"article": article, "form": form, "mine": None, "related": []},
+        _portal_context(request, article, form=form, mine=None),
         status=400,
     )
 

@@ -122,3 +122,95 @@ def test_incident_index_follows_title_change(agent, requester):
 @pytest.mark.postgres
 def test_typo_tolerance_on_postgres(corpus, requester):
     assert corpus["outlook"].number in numbers(search.search_articles(requester, "Outlok on phone"))
+
+
+# -- tiers and bounded ranking ------------------------------------------------------------
+def test_title_then_summary_or_tags_then_body(publish_article, requester):
+    body = publish_article(title="Working remotely", body="Start the tunnel client first.")
+    summary = publish_article(title="Remote access", summary="The tunnel drops at night.")
+    tags = publish_article(title="Home office", tags="tunnel network")
+    title = publish_article(title="Tunnel setup")
+    hits = numbers(search.search_articles(requester, "tunnel "))
+    assert hits[0] == title.number
+    assert set(hits[1:3]) == {summary.number, tags.number}
+    assert hits[3] == body.number
+
+
+def test_a_tier_ranks_only_a_bounded_set_of_candidates(publish_article, requester, monkeypatch):
+    monkeypatch.setattr(search, "CANDIDATES", 2)
+    old = publish_article(title="Scanner jams", body="scanner scanner scanner scanner")
+    newer = [publish_article(title=f"Scanner model {n}") for n in range(3)]
+    body_only = publish_article(title="Paper", body="Clean the scanner glass.")
+    # limit 1: the title tier ranks its 2 newest matches only, so the most mentioned
+    # (but oldest) title match is not among them; body matches are not even searched.
+    assert numbers(search.search_articles(requester, "scanner ", limit=1)) in (
+        [newer[2].number],
+        [newer[1].number],
+    )
+    # A larger limit widens the candidates: every title match, then the body tier.
+    hits = numbers(search.search_articles(requester, "scanner ", limit=10))
+    assert set(hits[:4]) == {old.number, *(a.number for a in newer)}
+    assert hits[4:] == [body_only.number]
+
+
+def test_invisible_articles_never_take_a_candidate_place(
+    publish_article, requester, other_requester, agent, monkeypatch, network_team
+):
+    from tests.factories import add_member
+
+    monkeypatch.setattr(search, "CANDIDATES", 1)
+    visible = publish_article(title="Docking station flickers")
+    # Newer, so they would be the first candidates if visibility came afterwards.
+    agents_only = publish_article(title="Docking station firmware", audience=Audience.AGENTS)
+    for_group = publish_article(
+        title="Docking station loan", audience=Audience.GROUPS, groups=[network_team]
+    )
+    add_member(network_team, other_requester)
+    assert numbers(search.search_articles(requester, "docking ", limit=1)) == [visible.number]
+    assert numbers(search.search_articles(other_requester, "docking ", limit=1)) == [
+        for_group.number
+    ]
+    assert numbers(search.search_articles(agent, "docking ", limit=1)) == [for_group.number]
+    assert agents_only.number in numbers(search.search_articles(agent, "docking ", limit=3))
+    everything = numbers(search.search_articles(requester, "docking station", limit=20))
+    assert everything == [visible.number]
+
+
+def test_snippet_finds_a_match_deep_in_a_long_body(publish_article, requester):
+    filler = "Nothing to see in this sentence at all. " * 120
+    publish_article(title="Power", body=filler + "Replace the battery pack. " + filler)
+    [hit] = search.search_articles(requester, "batteries")
+    assert "<mark>battery</mark>" in hit.snippet
+    assert len(hit.snippet) < 400
+
+
+def test_category_filter_and_query_count(publish_article, requester, django_assert_max_num_queries):
+    from tests.factories import CategoryFactory
+
+    parent = CategoryFactory(name="Hardware")
+    child = CategoryFactory(name="Printers", parent=parent)
+    inside = publish_article(title="Printer offline", category=child)
+    publish_article(title="Printer driver")
+    # However many rows match: at most one statement per tier and one for the rows.
+    with django_assert_max_num_queries(4):
+        hits = search.search_articles(requester, "printer", category=parent.pk)
+    assert numbers(hits) == [inside.number]
+
+
+def test_short_explicit_prefix_is_a_plain_word(corpus, requester):
+    assert search.parse_query("ou* vpn ") == [search.Term(("ou",)), search.Term(("vpn",))]
+    search.search_articles(requester, "a* o*")  # no error, no scan of every word
+
+
+@pytest.mark.postgres
+def test_typo_correction_never_reveals_what_the_requester_cannot_see(corpus, requester, agent):
+    # "concentrator" is known (an agents-only title), so the typo is corrected to it,
+    # but the corrected search is still limited to what the requester may read.
+    assert search.search_articles(requester, "concentrater") == []
+    assert numbers(search.search_articles(agent, "concentrater")) == [corpus["agents"].number]
+
+
+@pytest.mark.postgres
+def test_typo_in_one_of_several_words(corpus, requester):
+    hits = search.search_articles(requester, "printr settings")
+    assert numbers(hits) == [corpus["printer"].number]
