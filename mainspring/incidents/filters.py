@@ -11,7 +11,7 @@ from datetime import UTC, timedelta
 
 import django_filters as filters
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from django_filters.fields import IsoDateTimeField
 
@@ -111,7 +111,8 @@ class IncidentFilter(filters.FilterSet):
     q = filters.CharFilter(
         method="filter_text",
         max_length=200,
-        help_text="Text in title or description (or a ticket number).",
+        help_text='Words in title or description (stemmed; word* for a prefix, "a phrase"), '
+        "or a ticket number.",
     )
 
     class Meta:
@@ -132,12 +133,15 @@ class IncidentFilter(filters.FilterSet):
         return queryset.filter(sla_breach_at__isnull=False)
 
     def filter_text(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        # icontains is a sequential scan on PostgreSQL at 1M rows; a full-text index
-        # (tsvector + GIN) replaces this when search gets its own app. Numbers are exact.
+        # Full text (the knowledge app's search module: GIN on PostgreSQL, FTS5 on
+        # SQLite), so a rare word is an index lookup, not a scan of every description.
+        # Numbers are exact.
+        from mainspring.knowledge.search import tickets_matching
+
         value = value.strip()
         if not value:
             return queryset
         number = value.upper().lstrip("#")
         if number.startswith("INC") and number[3:].isdigit():
             return queryset.filter(number=number)
-        return queryset.filter(Q(title__icontains=value) | Q(description__icontains=value))
+        return tickets_matching(queryset, value)

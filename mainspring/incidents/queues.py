@@ -14,6 +14,7 @@ from django.utils import timezone
 from mainspring.core.models import SavedView, Ticket
 from mainspring.core.numbering import parse_number
 from mainspring.identity.policy import visible_tickets
+from mainspring.knowledge.search import tickets_matching
 from mainspring.sla.models import SlaTimer
 from mainspring.sla.templatetags.sla_tags import describe as describe_timer
 
@@ -106,11 +107,8 @@ def filtered(user, filters: dict, my_group_ids: list[int]):
             qs = qs.filter(sla_at_risk_at__lte=now, sla_breach_at__gt=now)
     text = filters.get("q")
     if text:
-        cond = Q(title__icontains=text)
         number = parse_number(text, PREFIX)
-        if number:
-            cond |= Q(number=number)
-        qs = qs.filter(cond)
+        qs = qs.filter(number=number) if number else tickets_matching(qs, text)
     return qs
 
 
