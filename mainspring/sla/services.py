@@ -241,7 +241,8 @@ def start_timer(ticket: Ticket, definition: SlaDefinition, now: datetime) -> Sla
 def _audit(ticket: Ticket, timer: SlaTimer, old: str, new: str, event: TicketEvent) -> None:
     core.write_audit(
         ticket,
-        {f"sla:{timer.name}": (old, new)},
+        # The audit field holds 50 characters; an SLA name may have 100.
+        {f"sla:{timer.name}"[:50]: (old, new)},
         by=SimpleNamespace(pk=event.actor_id),
         channel=event.channel,
     )

@@ -454,3 +454,18 @@ def test_api_query_count_is_bounded(api_for, agent, make_timer, by, django_asser
         response = client.get(API, {"start": "2026-06-01", "end": "2026-07-01", "by": by})
     assert response.status_code == 200
     assert response.json()["total"]["met"] == 5
+
+
+@pytest.mark.django_db
+def test_postgres_has_the_covering_report_index():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: set MAINSPRING_DATABASE_URL (SQLite has no INCLUDE)")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'sla_timer_report_cover_idx'"
+        )
+        (definition,) = cursor.fetchone()
+    assert "INCLUDE (target, state, definition_id" in definition
+    assert "WHERE" in definition
