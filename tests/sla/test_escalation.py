@@ -148,3 +148,123 @@ def test_two_concurrent_sweeps_fire_each_threshold_once(make_sla):
     assert SlaEscalation.objects.count() == 30 * 4
     # 50 % and 75 % notify the assignee: exactly once each per timer.
     assert Delivery.objects.filter(event="sla", recipient=worker).count() == 30 * 2
+
+
+def _due_incidents(count, *, agent, group, clock, make_sla):
+    """``count`` incidents, 20 minutes into a 10-minute SLA: its four default thresholds
+    (50 % assignee, 75 % assignee and manager, 90 % manager, 100 % manager and a work
+    note) are all due."""
+    make_sla(duration_seconds=600)
+    incidents = [
+        make_incident(by=agent, assignment_group=group, assignee=agent) for _ in range(count)
+    ]
+    clock.shift(20 * MIN)
+    return incidents
+
+
+def test_sweep_queries_do_not_grow_with_due_timers(clock, agent, manager, service_desk, make_sla):
+    """A batch costs the same queries for 2 or 12 due timers (4 thresholds each, every
+    action type that writes: assignee and manager mail, group mail, work note)."""
+    from django.test.utils import CaptureQueriesContext
+
+    mailbox = GroupFactory(name="Mailbox", email="desk@example.com")
+    members = GroupFactory(name="Members")
+    add_member(members, UserFactory(username="member", role="agent"))
+    thresholds = [
+        {"percent": 50, "actions": [{"type": "notify_assignee"}]},
+        {"percent": 75, "actions": [{"type": "notify_group", "group": mailbox.pk}]},
+        {"percent": 90, "actions": [{"type": "notify_group", "group": members.pk}]},
+        {"percent": 100, "actions": [{"type": "notify_group_manager"}, {"type": "work_note"}]},
+    ]
+    make_sla(duration_seconds=600, thresholds=thresholds)
+    counts = {}
+    for n in (2, 12):
+        for _ in range(n):
+            make_incident(by=agent, assignment_group=service_desk, assignee=agent)
+        clock.shift(20 * MIN)
+        with CaptureQueriesContext(connection) as ctx:
+            assert services.sweep() == 4 * n
+        counts[n] = len(ctx.captured_queries)
+    assert counts[2] == counts[12]
+    assert counts[12] <= 16
+    assert Delivery.objects.filter(event="sla").count() == 14 * 4  # one each, 4 thresholds
+    assert Delivery.objects.filter(event="sla", to_address__contains="desk@").count() == 14
+    assert Delivery.objects.filter(event="sla", recipient__username="member").count() == 14
+    assert JournalEntry.objects.filter(kind="work_note").count() == 14
+
+
+def test_batches_cost_a_bounded_number_of_queries(clock, agent, manager, service_desk, make_sla):
+    from django.test.utils import CaptureQueriesContext
+
+    _due_incidents(11, agent=agent, group=service_desk, clock=clock, make_sla=make_sla)
+    with CaptureQueriesContext(connection) as ctx:
+        assert services.sweep(batch=4) == 44
+    # Three batches (4 + 4 + 3 timers), about a dozen statements each.
+    assert len(ctx.captured_queries) <= 3 * 14
+
+
+def test_batched_mail_goes_out_through_the_worker(
+    clock, agent, manager, service_desk, make_sla, run_tasks
+):
+    from django.core import mail
+
+    _due_incidents(3, agent=agent, group=service_desk, clock=clock, make_sla=make_sla)
+    assert services.sweep() == 12
+    run_tasks()
+
+    def to(user):
+        return [
+            m
+            for m in mail.outbox
+            if "] SLA " in m.subject and any(user.email in address for address in m.to)
+        ]
+
+    # assignee at 50 and 75, manager at 75, 90 and 100: per ticket.
+    assert len(to(agent)) == 3 * 2
+    assert len(to(manager)) == 3 * 3
+    assert {d.status for d in Delivery.objects.filter(event="sla")} == {"sent"}
+
+
+def test_a_threshold_fired_already_is_not_fired_again(
+    clock, agent, manager, service_desk, make_sla
+):
+    """A stale copy saved over a fired timer makes it due again: the batch skips what
+    has its escalation row (no second mail) and fires the rest."""
+    (incident,) = _due_incidents(1, agent=agent, group=service_desk, clock=clock, make_sla=make_sla)
+    clock.shift(-15 * MIN)  # 5 min in: 50 % is due
+    assert services.sweep() == 1
+    timer = SlaTimer.objects.get(ticket=incident)
+    SlaTimer.objects.filter(pk=timer.pk).update(next_percent=50)  # the stale write
+    clock.shift(15 * MIN)
+    assert services.sweep() == 3  # 75, 90, 100; 50 not again
+    assert sorted(SlaEscalation.objects.values_list("percent", flat=True)) == [50, 75, 90, 100]
+    assert Delivery.objects.filter(event="sla", recipient=agent).count() == 2  # 50 and 75
+
+
+def test_sweep_killed_inside_a_batch_fires_the_rest_once(
+    clock, agent, manager, service_desk, make_sla, monkeypatch
+):
+    from mainspring.notifications import services as notifications
+
+    _due_incidents(5, agent=agent, group=service_desk, clock=clock, make_sla=make_sla)
+    real = notifications.queue_sla_notices
+    calls = {"n": 0}
+
+    def dying(notices):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("worker killed")
+        return real(notices)
+
+    monkeypatch.setattr(notifications, "queue_sla_notices", dying)
+    with pytest.raises(RuntimeError):
+        services.sweep(batch=2)
+    # The first batch (2 timers × 4 thresholds) committed with its mail; the second
+    # rolled back: its escalations, deliveries and timers' progress.
+    assert SlaEscalation.objects.count() == 8
+    assert Delivery.objects.filter(event="sla").count() == 2 * 5
+    monkeypatch.setattr(notifications, "queue_sla_notices", real)
+    assert services.sweep(batch=2) == 12
+    assert SlaEscalation.objects.count() == 20
+    assert Delivery.objects.filter(event="sla").count() == 5 * 5
+    assert JournalEntry.objects.filter(kind="work_note").count() == 5
