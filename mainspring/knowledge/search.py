@@ -635,9 +635,18 @@ def tickets_matching(qs: QuerySet, text: str) -> QuerySet:
     if not terms:
         return qs.none()
     if _on_postgres():
+        tsq = _pg_tsquery(terms)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT numnode(to_tsquery('english'::regconfig, %s))", [tsq])
+            (nodes,) = cursor.fetchone()
+        if not nodes:
+            # Only stop words ("is down": both are on PostgreSQL's English list) make a
+            # query that matches nothing: look for the text in the title as typed.
+            # (Django escapes % and _ in icontains.)
+            return qs.filter(title__icontains=text.strip())
         return qs.extra(  # noqa: S610 - constant SQL; the query text is bound
             where=[f"{_PG_TICKET_DOC} @@ to_tsquery('english'::regconfig, %s)"],
-            params=[_pg_tsquery(terms)],
+            params=[tsq],
         )
     return qs.filter(
         pk__in=RawSQL(

@@ -19,6 +19,7 @@ def corpus(agent):
         "mail": make_incident(
             by=agent, title="Mailbox full", description="Outlook says the printer queue is odd."
         ),
+        "wiki": make_incident(by=agent, title="Wiki is down 50%_"),
     }
 
 
@@ -51,4 +52,7 @@ def test_stemmed_words_in_title_or_description(corpus, client, agent, api_for, w
     assert find("mailb*") == {c["mail"]}  # an explicit prefix
     assert find(c["vpn"]) == {c["vpn"]}  # a number is exact
     assert find("!!! ???") == set()  # no words: nothing, not everything, not an error
+    # Only stop words (PostgreSQL's English list has both): the title as typed.
+    assert find("is down") == {c["wiki"]}
+    assert find("down 50%_") == {c["wiki"]}
     assert find("<script>alert(1)</script> OR 1=1") == set()
