@@ -34,6 +34,7 @@ from mainspring.identity.models import AssignmentGroup
 from mainspring.incidents.models import Category
 
 from . import policy, search, services
+from .forms import SearchFilterForm
 from .models import Article, ArticleAttachment, ArticleKind, Audience
 from .states import ARTICLE_MACHINE
 from .views import article_file_response
@@ -377,11 +378,16 @@ class SearchView(APIView):
         parameters=[
             OpenApiParameter("q", str, required=True),
             OpenApiParameter("kind", str, enum=list(search.KINDS)),
+            OpenApiParameter(
+                "type", str, enum=list(ArticleKind.values), description="Articles of this type."
+            ),
+            OpenApiParameter("category", int, description="Articles in this category (id)."),
+            OpenApiParameter("tag", str, description="Articles with this tag."),
         ],
         responses={200: SearchHitSerializer(many=True)},
     )
     def get(self, request):
-        unknown = set(request.query_params) - {"q", "kind"}
+        unknown = set(request.query_params) - {"q", "kind", "type", "category", "tag"}
         if unknown:
             raise ApiError(
                 400, "invalid", "Unknown query parameter.",
@@ -395,7 +401,20 @@ class SearchView(APIView):
         kind = request.query_params.get("kind")
         if kind and kind not in search.KINDS:
             raise ApiError(400, "invalid", "Invalid input.", {"kind": ["article or incident."]})
-        hits = search.search(request.user, q, kinds=(kind,) if kind else None)
+        filters = SearchFilterForm(request.query_params)
+        if not filters.is_valid():
+            raise ApiError(400, "invalid", "Invalid input.", dict(filters.errors))
+        narrowed = filters.search_kwargs()
+        if narrowed:
+            # Type, category and tag are articles' fields: only articles can match them.
+            if kind == "incident":
+                raise ApiError(
+                    400, "invalid", "Invalid input.",
+                    {"kind": ["type, category and tag filter articles only."]},
+                )  # fmt: skip
+            hits = search.search_articles(request.user, q, **narrowed)
+        else:
+            hits = search.search(request.user, q, kinds=(kind,) if kind else None)
         return Response({"results": SearchHitSerializer(hits, many=True).data})
 
 

@@ -76,3 +76,39 @@ class FeedbackForm(forms.Form):
     comment = forms.CharField(
         required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
     )
+
+
+class SearchFilterForm(forms.Form):
+    """Narrow a knowledge search by type, category and tag (all optional).
+
+    A value that does not validate is reported by its field and left out of the search,
+    like the queue's filters: the search still answers.
+    """
+
+    type = forms.ChoiceField(
+        label="Type", choices=[("", "Any type"), *ArticleKind.choices], required=False
+    )
+    category = forms.ModelChoiceField(
+        queryset=Category.objects.filter(active=True, parent__isnull=True),
+        required=False,
+        empty_label="Any category",
+    )
+    tag = forms.RegexField(
+        regex=r"^[\w-]{1,50}$",
+        required=False,
+        max_length=50,
+        error_messages={"invalid": "One tag: letters, digits, - or _."},
+    )
+
+    def search_kwargs(self) -> dict:
+        """The valid filters as ``search.search_articles`` keywords."""
+        self.is_valid()
+        data = {k: v for k, v in getattr(self, "cleaned_data", {}).items() if k not in self.errors}
+        out: dict = {}
+        if data.get("type"):
+            out["kind"] = data["type"]
+        if data.get("category"):
+            out["category"] = data["category"].pk
+        if data.get("tag"):
+            out["tag"] = data["tag"]
+        return out

@@ -24,7 +24,7 @@ from mainspring.incidents.models import Incident
 from mainspring.incidents.views import agent_page
 
 from . import policy, search, services
-from .forms import ArticleFileForm, ArticleForm, FeedbackForm, SendBackForm
+from .forms import ArticleFileForm, ArticleForm, FeedbackForm, SearchFilterForm, SendBackForm
 from .models import (
     Article,
     ArticleAttachment,
@@ -72,7 +72,12 @@ def article_list(request: HttpRequest) -> HttpResponse:
     """Search and browse; reviewers also see the review queue."""
     q = request.GET.get("q", "")[:200]
     state = request.GET.get("state", "")
-    hits = search.search_articles(request.user, q, limit=50) if q.strip() else None
+    filters = SearchFilterForm(request.GET, prefix="f")
+    hits = (
+        search.search_articles(request.user, q, limit=50, **filters.search_kwargs())
+        if q.strip()
+        else None
+    )
     qs = policy.visible_articles(request.user).select_related("author")
     if state in dict(ARTICLE_MACHINE.choices()):
         qs = qs.filter(state=state)
@@ -82,6 +87,7 @@ def article_list(request: HttpRequest) -> HttpResponse:
         {
             "q": q,
             "hits": hits,
+            "filters": filters,
             "articles": list(qs.order_by("-updated_at", "-id")[:50]),
             "state": state,
             "states": ARTICLE_MACHINE.choices(),
@@ -442,6 +448,7 @@ def report(request: HttpRequest) -> HttpResponse:
 def portal_home(request: HttpRequest) -> HttpResponse:
     """Search, most viewed (last 30 days) and newest."""
     q = request.GET.get("q", "")[:200]
+    filters = SearchFilterForm(request.GET, prefix="f")
     published = policy.published_for(request.user)
     since = timezone.now() - timedelta(days=30)
     top = list(
@@ -457,7 +464,12 @@ def portal_home(request: HttpRequest) -> HttpResponse:
         "knowledge/portal_home.html",
         {
             "q": q,
-            "hits": search.search_articles(request.user, q) if q.strip() else None,
+            "filters": filters,
+            "hits": (
+                search.search_articles(request.user, q, **filters.search_kwargs())
+                if q.strip()
+                else None
+            ),
             "most_viewed": [by_id[i] for i in top if i in by_id],
             "newest": list(published.order_by("-published_at", "-id")[:5]),
         },
