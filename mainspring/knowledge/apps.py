@@ -7,5 +7,6 @@ class KnowledgeConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Subscribers keep the incident search index and deflections in step with tickets.
-        from . import subscribers  # noqa: F401
+        # Subscribers keep the incident search index and deflections in step with tickets;
+        # tasks registers the daily index optimisation with core.periodic.
+        from . import subscribers, tasks  # noqa: F401
