@@ -30,7 +30,6 @@ from .models import (
 from .recompute import (
     RecomputeNotRestartable,
     RecomputePending,
-    progress_percent,
     request_recompute,
     rerun_recompute,
 )
@@ -206,7 +205,7 @@ class SlaRecomputeAdmin(admin.ModelAdmin):
 
     @admin.display(description="%")
     def percent_done(self, job: SlaRecompute) -> str:
-        return f"{progress_percent(job)} %"
+        return f"{job.percent} %"
 
     def has_add_permission(self, request) -> bool:
         return False

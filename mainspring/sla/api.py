@@ -31,7 +31,7 @@ from mainspring.identity.policy import Action, can, is_agent, visible_tickets
 
 from . import services
 from .models import BusinessCalendar, CalendarDay, SlaDefinition, SlaRecompute, SlaTimer
-from .recompute import RecomputePending, progress_percent, request_recompute
+from .recompute import RecomputePending, request_recompute
 
 __all__ = ["register", "ticket_timers_view"]
 
@@ -128,7 +128,7 @@ class SlaRecomputeSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_percent(self, obj: SlaRecompute) -> int:
-        return progress_percent(obj)
+        return obj.percent
 
     def get_target_name(self, obj: SlaRecompute) -> str:
         return str(obj.definition if obj.definition_id is not None else obj.calendar)

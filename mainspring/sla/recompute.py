@@ -69,7 +69,6 @@ __all__ = [
     "BATCH_SIZE",
     "RecomputeNotRestartable",
     "RecomputePending",
-    "progress_percent",
     "recompute_timer",
     "request_recompute",
     "rerun_recompute",
@@ -117,11 +116,6 @@ class RecomputePending(Exception):
 
 class RecomputeNotRestartable(Exception):
     """Only a failed job, or one left queued or running by a stopped worker, runs again."""
-
-
-def progress_percent(job: SlaRecompute) -> int:
-    """How far the job is, 0–100 (a job not started yet is at 0)."""
-    return job.percent
 
 
 def _target_label(job: SlaRecompute) -> str:

@@ -658,3 +658,11 @@ def test_admin_runs_a_failed_job_again(clock, client, agent, admin, make_sla, ru
     failed.refresh_from_db()
     assert failed.state == "done"
     assert timer_of(incident).breach_at == T0 + 2 * HOUR
+
+
+def test_progress_percent_of_a_job_not_started_is_zero(db):
+    from mainspring.sla.models import RecomputeState, SlaRecompute
+
+    assert SlaRecompute(state=RecomputeState.QUEUED).percent == 0
+    assert SlaRecompute(state=RecomputeState.DONE).percent == 100  # nothing to do: done
+    assert SlaRecompute(state=RecomputeState.RUNNING, total=8, done=2).percent == 25
