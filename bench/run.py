@@ -277,11 +277,20 @@ def create_throughput(args: argparse.Namespace, token: str, group_id: int | None
             "Content-Type": "application/json",
             "Accept": "application/json",
         }
+        if not args.keep_alive:
+            headers["Connection"] = "close"
         for i in range(args.create_count):
             if time.monotonic() > stop_at:
                 break
             payload = json.dumps(create_payload(n * 1_000_000 + i, group_id))
             t = time.perf_counter()
+            if not args.keep_alive:
+                # A new connection per request, as nginx's default proxy_pass makes: the
+                # kernel hands it to whichever web process accepts first. Two keep-alive
+                # connections instead stay where they landed, both in one process half
+                # of the time, which measures one core (bimodal: ~100/s or ~180/s).
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             conn.request("POST", "/api/v1/incidents/", body=payload, headers=headers)
             resp = conn.getresponse()
             body = resp.read()
@@ -414,6 +423,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--only", choices=["reads", "create"], help="run one half only")
     p.add_argument("--clients", type=int, default=2, help="concurrent create clients")
+    p.add_argument("--worker-class", default="gthread", help="gunicorn worker class")
+    p.add_argument(
+        "--keep-alive",
+        action="store_true",
+        help="create clients reuse one connection each (default: a connection per request)",
+    )
     p.add_argument("--create-count", type=int, default=1500, help="creates per client (max)")
     p.add_argument("--create-seconds", type=float, default=30.0, help="stop creating after")
     p.add_argument("--server", choices=["gunicorn", "serve"], default="gunicorn")
@@ -505,11 +520,14 @@ def main(argv: list[str] | None = None) -> None:
                     )
                 )
             create = create_throughput(args, token, group_id)
+            connections = (
+                "one keep-alive connection each" if args.keep_alive else "a connection per request"
+            )
             extra.append(
                 f"create server: gunicorn gthread, {args.workers} workers x {args.threads} "
-                f"threads, no task worker running; {args.clients} keep-alive HTTP clients"
+                f"threads, no task worker running; {args.clients} HTTP clients, {connections}"
                 if args.server == "gunicorn"
-                else "create server: mainspring serve --no-worker"
+                else f"create server: mainspring serve --no-worker; {connections}"
             )
     finally:
         revoke_api_token(token_obj, by=agent)

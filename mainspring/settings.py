@@ -239,6 +239,10 @@ INCIDENT_AUTO_CLOSE_DAYS = env_int("INCIDENT_AUTO_CLOSE_DAYS", 7)
 # Send attempts per notification e-mail before it is dead-lettered (notifications).
 NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 6)
 
+# Seconds a server process keeps its copy of the priority matrix and the active SLA
+# definitions (core.reference_cache) before reading them again; 0 reads them every time.
+REFERENCE_CACHE_SECONDS = env_int("REFERENCE_CACHE_SECONDS", 5)
+
 # --- REST API -------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

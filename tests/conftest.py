@@ -39,9 +39,11 @@ def _isolated_settings(settings, tmp_path):
 def _fresh_process_caches():
     """Each test's database starts over (same ids, frozen clocks), so per-process
     caches keyed by id and timestamp must too; a real database never reuses them."""
+    from mainspring.core.reference_cache import clear_all
     from mainspring.sla.services import _CONFIGS
 
     _CONFIGS.clear()
+    clear_all()
 
 
 @pytest.fixture(autouse=True)

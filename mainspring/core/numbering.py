@@ -14,6 +14,10 @@ from .models import NumberSequence
 START = 1000
 WIDTH = 7
 
+# Sequences this process has drawn from: only a first draw needs the savepoint that
+# lets a missing sequence be created (two round trips saved on every later create).
+_KNOWN_SEQUENCES: set[str] = set()
+
 
 def _sequence_name(prefix: str) -> str:
     if not prefix.isalpha() or not prefix.isupper() or len(prefix) > 8:
@@ -25,6 +29,10 @@ def next_number(prefix: str) -> str:
     """The next number for ``prefix``; call inside the creating transaction."""
     if connection.vendor == "postgresql":
         name = _sequence_name(prefix)
+        if name in _KNOWN_SEQUENCES:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT nextval(%s)", [name])
+                return f"{prefix}{cursor.fetchone()[0]:0{WIDTH}d}"
         try:
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute("SELECT nextval(%s)", [name])
@@ -35,6 +43,7 @@ def next_number(prefix: str) -> str:
                 cursor.execute(f"CREATE SEQUENCE IF NOT EXISTS {name} START {START + 1}")
                 cursor.execute("SELECT nextval(%s)", [name])
                 value = cursor.fetchone()[0]
+        _KNOWN_SEQUENCES.add(name)
     else:
         NumberSequence.objects.get_or_create(prefix=prefix, defaults={"last_value": START})
         with connection.cursor() as cursor:

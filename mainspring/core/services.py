@@ -157,7 +157,7 @@ def apply_changes(
     obj.save(update_fields=_concrete_names(obj, update_fields))
     write_audit(obj, changes, by=by, channel=channel)
     ticket_id = obj.pk
-    publish(
+    events = [
         TicketEvent(
             name=event,
             ticket_id=ticket_id,
@@ -167,9 +167,9 @@ def apply_changes(
             data=event_data or {},
             ticket=obj,
         )
-    )
+    ]
     if "assignee" in changes or "assignment_group" in changes:
-        publish(
+        events.append(
             TicketEvent(
                 name="assigned",
                 ticket_id=ticket_id,
@@ -179,6 +179,7 @@ def apply_changes(
                 ticket=obj,
             )
         )
+    publish(*events)
     return changes
 
 

@@ -174,6 +174,11 @@ class IncidentCreateSerializer(IncidentWriteSerializer):
     title = serializers.CharField(max_length=200)
 
 
+# Names only, computed once: building a serializer's fields costs more than the check.
+WRITABLE_FIELDS = frozenset(IncidentWriteSerializer._declared_fields)
+READABLE_FIELDS = frozenset(IncidentSerializer.Meta.fields)
+
+
 class AssignSerializer(serializers.Serializer):
     assignment_group = serializers.PrimaryKeyRelatedField(
         queryset=AssignmentGroup.objects.all(), required=False
@@ -283,11 +288,7 @@ class _IncidentBase(
         data = require_object(request.data)
         if not creating:
             data = {k: v for k, v in data.items() if k != "version"}
-        reject_unknown(
-            data,
-            set(IncidentWriteSerializer().fields),
-            read_only=set(IncidentSerializer.Meta.fields),
-        )
+        reject_unknown(data, WRITABLE_FIELDS, read_only=READABLE_FIELDS)
         serializer = serializer_class(data=data, partial=not creating)
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)

@@ -17,9 +17,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from mainspring.core import services as core
-from mainspring.core.events import TicketEvent, publish
+from mainspring.core.events import TicketEvent, prepare_new_ticket, publish
 from mainspring.core.models import Channel, Level
 from mainspring.core.numbering import next_number
+from mainspring.core.reference_cache import ReferenceCache
 from mainspring.core.services import StaleVersion, TicketValidationError
 from mainspring.core.states import InvalidTransition
 from mainspring.identity.models import AssignmentGroup, Membership, User
@@ -68,11 +69,20 @@ DEFAULT_MATRIX = {
 }
 
 
+def _load_priority_matrix() -> dict[tuple[str, str], int]:
+    rows = PriorityRule.objects.values_list("impact", "urgency", "priority")
+    return {(impact, urgency): priority for impact, urgency, priority in rows}
+
+
+# Read on every create and every impact/urgency change; edited almost never.
+PRIORITY_MATRIX = ReferenceCache("priority-matrix", _load_priority_matrix, (PriorityRule,))
+
+
 def calculate_priority(impact: str, urgency: str) -> int:
     """Priority 1–5 from the admin-managed impact × urgency matrix."""
-    rule = PriorityRule.objects.filter(impact=impact, urgency=urgency).first()
-    if rule is not None:
-        return rule.priority
+    priority = PRIORITY_MATRIX.get().get((impact, urgency))
+    if priority is not None:
+        return priority
     return DEFAULT_MATRIX.get((impact, urgency), 5)
 
 
@@ -191,6 +201,7 @@ def create_incident(*, by: User, channel: str = Channel.UI, **data: Any) -> Inci
         updated_at=now,
         **clean,
     )
+    prepare_new_ticket(incident)
     incident.save()
     core.write_audit(
         incident,
@@ -198,9 +209,9 @@ def create_incident(*, by: User, channel: str = Channel.UI, **data: Any) -> Inci
         by=by,
         channel=channel,
     )
-    publish(TicketEvent("created", incident.pk, by.pk, channel, ticket=incident))
+    events = [TicketEvent("created", incident.pk, by.pk, channel, ticket=incident)]
     if incident.assignee_id or incident.assignment_group_id:
-        publish(
+        events.append(
             TicketEvent(
                 "assigned",
                 incident.pk,
@@ -213,6 +224,7 @@ def create_incident(*, by: User, channel: str = Channel.UI, **data: Any) -> Inci
                 ticket=incident,
             )
         )
+    publish(*events)
     return incident
 
 

@@ -1,10 +1,15 @@
 """E-mail notifications: who hears about what, and the one way a mail leaves.
 
-``queue_for_event`` runs inside the service's transaction (through the subscriber):
-it decides the recipients, renders the mail with Django templates, writes one
-``Delivery`` per recipient and enqueues a task for each. ``deliver`` runs in a worker:
-it claims the delivery with a conditional update (so a task run twice sends once),
-sends it, and records success, a retry with backoff, or the dead letter.
+``queue_for_events`` runs inside the service's transaction (through the subscriber):
+it notes which mail each event calls for and enqueues one task. In a worker,
+``write_deliveries`` decides the recipients, renders the mail with Django templates,
+writes one ``Delivery`` per recipient and enqueues a send task for each. ``deliver``
+claims a delivery with a conditional update (so a task run twice sends once), sends
+it, and records success, a retry with backoff, or the dead letter.
+
+So a request pays one task row for its mail, whatever the number of recipients; what
+the mail says about the change (version, comment, resolution, new assignee) is recorded
+with the event, and the rest of the ticket is read when the worker writes it.
 
 Rules (issue 2, section 8):
 
@@ -48,10 +53,12 @@ __all__ = [
     "header_safe",
     "notifications_suppressed",
     "queue_for_event",
+    "queue_for_events",
     "queue_sla_notice",
     "queue_sla_notices",
     "requeue_stalled",
     "suppress_notifications",
+    "write_deliveries",
 ]
 
 # Seconds to wait before attempt 2, 3, ...; the last value repeats. About a day in all.
@@ -157,21 +164,91 @@ def _plan(event: TicketEvent) -> str | None:
     return None
 
 
-def queue_for_event(event: TicketEvent) -> list[Delivery]:
-    """Write the deliveries an event calls for and enqueue their tasks (same transaction)."""
+def queue_for_event(event: TicketEvent) -> int:
+    """Enqueue the mail an event calls for (same transaction); see ``queue_for_events``."""
+    return queue_for_events([event])
+
+
+def queue_for_events(events: list[TicketEvent]) -> int:
+    """Enqueue one task that mails about what one change published (same transaction).
+
+    The request only decides which mail each event calls for (no query) and records
+    what the mail must say as of now: the version, the comment, the new assignee, the
+    resolution. The worker chooses recipients, renders and writes the deliveries
+    (``write_deliveries``). Returns how many events call for mail.
+    """
+    if notifications_suppressed():
+        return 0
+    planned = [p for p in (_event_payload(e) for e in events) if p is not None]
+    if planned:
+        from .tasks import write_event_deliveries
+
+        write_event_deliveries.enqueue(planned)
+    return len(planned)
+
+
+def _id(value: Any) -> int | None:
+    return getattr(value, "pk", value)
+
+
+def _event_payload(event: TicketEvent) -> dict[str, Any] | None:
+    """What the worker needs to mail about ``event`` later, as JSON; None for no mail."""
     template = _plan(event)
-    if template is None or notifications_suppressed():
-        return []
-    ticket = event.ticket if isinstance(event.ticket, Ticket) else None
+    if template is None:
+        return None
+    ticket = event.ticket
+    version = getattr(ticket, "version", None)
+    if version is None:
+        version = Ticket.objects.filter(pk=event.ticket_id).values_list("version", flat=True)
+        version = next(iter(version), 0)
+    payload: dict[str, Any] = {
+        "template": template,
+        "ticket": event.ticket_id,
+        "actor": event.actor_id,
+        "version": version,
+    }
+    if template == "commented":
+        payload["entry"] = event.data.get("entry_id")
+    elif template == "resolved":
+        code = _new_value(event, "resolution_code")
+        payload["resolution_code"] = str(code) if code is not None else ""
+        payload["resolution_notes"] = str(_new_value(event, "resolution_notes") or "")
+    elif template == "assigned":
+        payload["assignee"] = _id(_new_value(event, "assignee"))
+        payload["assignment_group"] = _id(_new_value(event, "assignment_group"))
+    return payload
+
+
+def write_deliveries(payloads: list[dict[str, Any]]) -> list[Delivery]:
+    """Worker side of ``queue_for_events``: write the deliveries and enqueue their sends.
+
+    One transaction; the unique delivery key makes a second run (a task replayed after
+    a crash) write and send nothing more.
+    """
+    with transaction.atomic():
+        deliveries = [d for payload in payloads for d in _deliveries_for(payload)]
+        if not deliveries:
+            return []
+        Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+        # A duplicate (the key already existed) only enqueues a task that finds nothing
+        # to claim, so ignore_conflicts needs no read-back here.
+        _enqueue_sends([d.key for d in deliveries])
+    return deliveries
+
+
+def _deliveries_for(payload: dict[str, Any]) -> list[Delivery]:
+    """The rendered, unsaved deliveries one event's payload calls for."""
+    template = payload["template"]
+    ticket = (
+        Ticket.objects.select_related("requester", "assignee", "assignment_group")
+        .filter(pk=payload["ticket"])
+        .first()
+    )
     if ticket is None:
-        ticket = (
-            Ticket.objects.select_related("requester", "assignee", "assignment_group")
-            .filter(pk=event.ticket_id)
-            .first()
-        )
-    if ticket is None:
         return []
-    context: dict[str, Any] = {"ticket": ticket, "web_url": ticket.web_url, "event": event}
+    actor_id = payload.get("actor")
+    context: dict[str, Any] = {"ticket": ticket, "web_url": ticket.web_url}
+    discriminator = str(payload["version"])
     if template == "created":
         # The requester hears even when they logged it themselves: it is their receipt.
         recipients = _user_recipient(ticket.requester, ticket, actor_id=None)
@@ -179,42 +256,36 @@ def queue_for_event(event: TicketEvent) -> list[Delivery]:
     elif template == "commented":
         entry = (
             JournalEntry.objects.select_related("author")
-            .filter(pk=event.data.get("entry_id"), ticket_id=ticket.pk)
+            .filter(pk=payload.get("entry"), ticket_id=ticket.pk)
             .first()
         )
         # Only a public comment ever reaches the requester; a work note never does.
         if entry is None or entry.kind != JournalKind.COMMENT:
             return []
         context["entry"] = entry
-        recipients = _user_recipient(ticket.requester, ticket, event.actor_id)
+        recipients = _user_recipient(ticket.requester, ticket, actor_id)
         discriminator = str(entry.pk)
     elif template == "resolved":
-        context["resolution_code"] = _new_value(event, "resolution_code")
-        context["resolution_notes"] = _new_value(event, "resolution_notes") or ""
+        context["resolution_code"] = payload.get("resolution_code", "")
+        context["resolution_notes"] = payload.get("resolution_notes", "")
         recipients = _user_recipient(ticket.requester, ticket, actor_id=None)
-        discriminator = str(ticket.version)
-    else:  # assigned
-        if ticket.assignee_id is not None and _new_value(event, "assignee") is not None:
-            recipients = _user_recipient(ticket.assignee, ticket, event.actor_id)
-        elif ticket.assignee_id is None and _new_value(event, "assignment_group") is not None:
-            recipients = _group_recipients(ticket, event.actor_id)
+    else:  # assigned: only while it still holds (a later reassignment mails its own)
+        assignee_id, group_id = payload.get("assignee"), payload.get("assignment_group")
+        if assignee_id is not None and ticket.assignee_id == assignee_id:
+            recipients = _user_recipient(ticket.assignee, ticket, actor_id)
+        elif (
+            assignee_id is None
+            and group_id is not None
+            and ticket.assignee_id is None
+            and ticket.assignment_group_id == group_id
+        ):
+            recipients = _group_recipients(ticket, actor_id)
             context["to_group"] = True
         else:
             recipients = []
-        discriminator = str(ticket.version)
-    deliveries = [
+    return [
         _render(template, ticket, recipient, context, discriminator) for recipient in recipients
     ]
-    if not deliveries:
-        return []
-    Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
-    from .tasks import send_delivery
-
-    for delivery in deliveries:
-        # A duplicate (the key already existed) only enqueues a task that finds nothing
-        # to claim, so ignore_conflicts needs no read-back here.
-        send_delivery.enqueue(delivery.key)
-    return deliveries
 
 
 def _render(
@@ -429,7 +500,7 @@ def queue_sla_notices(notices: list[SlaNotice]) -> list[Delivery]:
     if not deliveries:
         return []
     # A duplicate key (a notice queued before) only enqueues a task that finds nothing
-    # to claim, as in queue_for_event.
+    # to claim, as in queue_for_events.
     Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
     _enqueue_sends([d.key for d in deliveries])
     return deliveries

@@ -11,6 +11,6 @@ from mainspring.core.events import TicketEvent, subscribe
 from . import services
 
 
-@subscribe()
-def queue_notifications(event: TicketEvent) -> None:
-    services.queue_for_event(event)
+@subscribe(batch=True)
+def queue_notifications(events: list[TicketEvent]) -> None:
+    services.queue_for_events(events)

@@ -12,6 +12,12 @@ from . import services
 
 
 @task()
+def write_event_deliveries(payloads: list[dict]) -> int:
+    """Write the mail that ticket events call for and enqueue its sends (idempotent)."""
+    return len(services.write_deliveries(payloads))
+
+
+@task()
 def send_delivery(key: str) -> str:
     """Send one queued e-mail; safe to run twice (the claim lets only one send)."""
     return services.deliver(key)

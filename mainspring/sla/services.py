@@ -21,13 +21,16 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from mainspring.core import services as core
-from mainspring.core.events import TicketEvent
+from mainspring.core.events import TicketEvent, before_create
 from mainspring.core.models import Channel, JournalKind, Ticket
+from mainspring.core.reference_cache import ReferenceCache
 from mainspring.identity.models import AssignmentGroup, Membership
 
 from .calendar import _from_us, _to_us, add_business_us, between_us, spec_for
 from .models import (
     ACTIVE_STATES,
+    BusinessCalendar,
+    CalendarDay,
     SlaDefinition,
     SlaEscalation,
     SlaTimer,
@@ -39,6 +42,8 @@ __all__ = [
     "elapsed_seconds",
     "handle_event",
     "matches",
+    "new_timer",
+    "prepare_new_ticket",
     "remaining_seconds",
     "start_timer",
     "sweep",
@@ -179,8 +184,21 @@ def matches(definition: SlaDefinition, ticket: Ticket, requester_groups: set[int
     return True
 
 
+def _load_active_definitions() -> list[SlaDefinition]:
+    return list(SlaDefinition.objects.filter(active=True).select_related("calendar"))
+
+
+# Every create selects SLAs from these. A calendar's change moves its ``updated_at``
+# (which keys calendar_config), so its days and the calendar drop the copy too.
+ACTIVE_DEFINITIONS = ReferenceCache(
+    "sla-definitions",
+    _load_active_definitions,
+    (SlaDefinition, BusinessCalendar, CalendarDay),
+)
+
+
 def _matching(ticket: Ticket) -> list[SlaDefinition]:
-    definitions = list(SlaDefinition.objects.filter(active=True).select_related("calendar"))
+    definitions = ACTIVE_DEFINITIONS.get()
     groups: set[int] = set()
     if any(d.requester_group_ids for d in definitions):
         groups = set(
@@ -210,11 +228,14 @@ def calendar_config(calendar) -> dict:
     return config
 
 
-def start_timer(ticket: Ticket, definition: SlaDefinition, now: datetime) -> SlaTimer:
-    """Start ``definition`` on ``ticket`` with a snapshot of the definition and calendar."""
+def new_timer(ticket: Ticket, definition: SlaDefinition, now: datetime) -> SlaTimer:
+    """``definition`` started on ``ticket`` at ``now``, scheduled but not saved.
+
+    The timer snapshots the definition and its calendar, so later edits to either do
+    not move a running clock (see recompute for that).
+    """
     percents = sorted(t["percent"] for t in definition.thresholds)
     timer = SlaTimer(
-        ticket=ticket,
         definition=definition,
         name=definition.name,
         target=definition.target,
@@ -229,13 +250,55 @@ def start_timer(ticket: Ticket, definition: SlaDefinition, now: datetime) -> Sla
         priority=ticket.priority,
         assignment_group_id=ticket.assignment_group_id,
     )
+    if ticket.pk is not None:
+        timer.ticket = ticket
     if ticket.state in timer.pause_states:
         timer.state = TimerState.PAUSED
         _schedule(timer)
     else:
         _run(timer, now)
+    return timer
+
+
+def start_timer(ticket: Ticket, definition: SlaDefinition, now: datetime) -> SlaTimer:
+    """Start ``definition`` on ``ticket`` (saved) with a snapshot of the definition and calendar."""
+    timer = new_timer(ticket, definition, now)
     timer.save()
     return timer
+
+
+# The attribute a new ticket carries from ``prepare_new_ticket`` to its "created" event.
+_PREPARED = "_sla_new_timers"
+
+
+@before_create
+def prepare_new_ticket(ticket: Ticket) -> None:
+    """Select and schedule a new ticket's timers before its insert (core.events).
+
+    The ticket row gets its ``sla_breach_at``/``sla_at_risk_at`` in the INSERT itself,
+    not in a second UPDATE that would touch every index of the ticket table; the
+    "created" event then inserts the timers, all in one statement.
+    """
+    timers = _new_timers(ticket, timezone.now())
+    ticket.sla_breach_at, ticket.sla_at_risk_at = _soonest_deadlines(timers)
+    setattr(ticket, _PREPARED, timers)
+
+
+def _new_timers(ticket: Ticket, now: datetime) -> list[SlaTimer]:
+    # A ticket recorded already closed (an import, say) starts no clock.
+    return [new_timer(ticket, d, now) for d in _matching(ticket)] if ticket.is_open else []
+
+
+def _start_prepared(ticket: Ticket, now: datetime) -> list[SlaTimer]:
+    """The "created" event: insert the timers chosen before the ticket's insert."""
+    timers = ticket.__dict__.pop(_PREPARED, None)
+    if timers is None:  # a service that did not call prepare_new_ticket
+        timers = _new_timers(ticket, now)
+    for timer in timers:
+        timer.ticket = ticket
+    if timers:
+        SlaTimer.objects.bulk_create(timers)
+    return timers
 
 
 def _audit(ticket: Ticket, timer: SlaTimer, old: str, new: str, event: TicketEvent) -> None:
@@ -256,11 +319,12 @@ def handle_event(event: TicketEvent, now: datetime | None = None) -> None:
         ticket = Ticket.objects.filter(pk=event.ticket_id).first()
     if ticket is None:
         return
-    timers = (
-        []  # a ticket has no timers before its "created" event
-        if event.name == "created"
-        else list(SlaTimer.objects.filter(ticket=ticket).order_by("started_at", "id"))
-    )
+    if event.name == "created":
+        # A ticket has no timers before this; its new ones were chosen before its insert.
+        timers = _start_prepared(ticket, now)
+        refresh_ticket_deadlines(ticket, timers)
+        return
+    timers = list(SlaTimer.objects.filter(ticket=ticket).order_by("started_at", "id"))
     active = [t for t in timers if t.state in ACTIVE_STATES and t.stopped_at is None]
     dirty: dict[int, SlaTimer] = {}
 
@@ -304,7 +368,7 @@ def handle_event(event: TicketEvent, now: datetime | None = None) -> None:
                 dirty[timer.pk] = timer
         active = [t for t in active if t.stopped_at is None]
 
-    if event.name == "created" or changed & LOOKED_AT or reopened:
+    if changed & LOOKED_AT or reopened:
         wanted = {d.pk: d for d in _matching(ticket)}
         for timer in active:
             if timer.definition_id not in wanted:
@@ -326,8 +390,7 @@ def handle_event(event: TicketEvent, now: datetime | None = None) -> None:
                 continue
             timer = start_timer(ticket, definition, now)
             timers.append(timer)
-            if event.name != "created":
-                _audit(ticket, timer, "", timer.state, event)
+            _audit(ticket, timer, "", timer.state, event)
 
     for timer in active:
         if timer.stopped_at is not None:
@@ -368,6 +431,18 @@ def _save(timers: Iterable[SlaTimer], ticket: Ticket | None = None) -> None:
         SlaTimer.objects.bulk_update(timers, _FIELDS)
 
 
+def _soonest_deadlines(timers: Iterable[SlaTimer]) -> tuple[datetime | None, datetime | None]:
+    """The soonest running deadline and at-risk time among ``timers``."""
+    running = [
+        t
+        for t in timers
+        if t.stopped_at is None and t.state != TimerState.CANCELLED and t.breach_at is not None
+    ]
+    breach_at = min((t.breach_at for t in running), default=None)
+    at_risk_at = min((t.at_risk_at for t in running if t.at_risk_at), default=None)
+    return breach_at, at_risk_at
+
+
 def refresh_ticket_deadlines(ticket: Ticket, timers: Iterable[SlaTimer] | None = None) -> None:
     """Copy the soonest running deadline and at-risk time onto the ticket row.
 
@@ -376,13 +451,7 @@ def refresh_ticket_deadlines(ticket: Ticket, timers: Iterable[SlaTimer] | None =
     """
     if timers is None:
         timers = SlaTimer.objects.filter(ticket_id=ticket.pk, stopped_at__isnull=True)
-    running = [
-        t
-        for t in timers
-        if t.stopped_at is None and t.state != TimerState.CANCELLED and t.breach_at is not None
-    ]
-    breach_at = min((t.breach_at for t in running), default=None)
-    at_risk_at = min((t.at_risk_at for t in running if t.at_risk_at), default=None)
+    breach_at, at_risk_at = _soonest_deadlines(timers)
     if (breach_at, at_risk_at) != (ticket.sla_breach_at, ticket.sla_at_risk_at):
         Ticket.objects.filter(pk=ticket.pk).update(
             sla_breach_at=breach_at, sla_at_risk_at=at_risk_at
@@ -657,8 +726,6 @@ def _require_admin(by) -> None:
 @transaction.atomic
 def save_calendar(*, by, instance=None, **data: Any):
     """Create or change a business calendar (admins). Running timers keep their snapshot."""
-    from .models import BusinessCalendar
-
     _require_admin(by)
     calendar = instance or BusinessCalendar()
     for name, value in data.items():

@@ -1,5 +1,7 @@
 """Priority comes from the admin-managed impact × urgency matrix."""
 
+import time
+
 import pytest
 
 from mainspring.incidents.models import PriorityRule
@@ -27,8 +29,30 @@ def test_default_matrix(cell, priority):
 
 @pytest.mark.django_db
 def test_matrix_is_configurable():
-    PriorityRule.objects.filter(impact="low", urgency="low").update(priority=4)
+    assert calculate_priority("low", "low") == 5  # the matrix is now cached
+    rule = PriorityRule.objects.get(impact="low", urgency="low")
+    rule.priority = 4
+    rule.save()  # as the admin page does: this process drops its copy at once
     assert calculate_priority("low", "low") == 4
+
+
+@pytest.mark.django_db
+def test_a_change_made_by_another_process_is_read_within_the_cache_time(settings):
+    settings.REFERENCE_CACHE_SECONDS = 0.2
+    assert calculate_priority("low", "low") == 5
+    # A queryset update sends no signal, like a save in another server process.
+    PriorityRule.objects.filter(impact="low", urgency="low").update(priority=4)
+    assert calculate_priority("low", "low") == 5
+    time.sleep(0.25)
+    assert calculate_priority("low", "low") == 4
+
+
+@pytest.mark.django_db
+def test_no_caching_when_the_cache_time_is_zero(settings):
+    settings.REFERENCE_CACHE_SECONDS = 0
+    assert calculate_priority("high", "high") == 1
+    PriorityRule.objects.filter(impact="high", urgency="high").update(priority=2)
+    assert calculate_priority("high", "high") == 2
 
 
 @pytest.mark.django_db

@@ -60,8 +60,10 @@ def test_public_comment_by_someone_else_mails_the_requester(requester, agent, ru
 def test_rollback_enqueues_nothing(requester, agent):
     with pytest.raises(RuntimeError), transaction.atomic():
         make_incident(by=agent, requester=requester)
-        assert Delivery.objects.count() == 1
-        assert DBTaskResult.objects.count() == 1
+        # The request writes one task; the worker writes the deliveries.
+        (task,) = DBTaskResult.objects.all()
+        assert task.task_path.endswith("write_event_deliveries")
+        assert Delivery.objects.count() == 0
         raise RuntimeError("the service failed after publishing")
 
     assert Delivery.objects.count() == 0
@@ -70,6 +72,7 @@ def test_rollback_enqueues_nothing(requester, agent):
 
 def test_running_the_task_twice_sends_once(requester, agent, run_tasks):
     make_incident(by=agent, requester=requester)
+    assert run_tasks(1) == 1  # the worker writes the delivery and enqueues its send
     delivery = Delivery.objects.get()
     send_delivery.enqueue(delivery.key)  # a duplicate task, as after a crash/replay
 
@@ -127,6 +130,7 @@ def test_group_mailbox_is_used_when_set(requester, agent, run_tasks):
 
 def test_recipient_who_lost_access_is_skipped(requester, agent, run_tasks):
     make_incident(by=agent, requester=requester)
+    run_tasks(1)  # the delivery is written while the requester is active
     requester.is_active = False
     requester.save(update_fields=["is_active"])
 
@@ -146,6 +150,7 @@ def test_suppressed_changes_queue_nothing(requester, agent, run_tasks):
 
 def test_stalled_delivery_is_requeued_and_sent(requester, agent, run_tasks):
     make_incident(by=agent, requester=requester)
+    run_tasks(1)
     delivery = Delivery.objects.get()
     # A worker claimed it and died before sending; its task row is gone too.
     Delivery.objects.filter(pk=delivery.pk).update(
@@ -179,3 +184,49 @@ def test_resolution_mail_has_the_notes(requester, agent, run_tasks):
     (msg,) = [m for m in sent_to(requester.email) if "Resolved" in m.subject]
     assert "Use the web client." in msg.body
     assert msg.extra_headers["References"].startswith(f"<ticket.{incident.number.lower()}@")
+
+
+def test_recipient_who_lost_access_before_the_worker_ran_gets_no_delivery(
+    requester, agent, run_tasks
+):
+    make_incident(by=agent, requester=requester)
+    requester.is_active = False
+    requester.save(update_fields=["is_active"])
+    run_tasks()
+    assert Delivery.objects.count() == 0
+    assert mail.outbox == []
+
+
+def test_one_task_row_per_change_whatever_the_recipients(
+    requester, agent, other_agent, manager, service_desk, run_tasks
+):
+    make_incident(by=agent, requester=requester, assignment_group=service_desk)
+    # created (the requester's receipt) and assigned (two agents of the group): one row
+    assert DBTaskResult.objects.count() == 1
+    run_tasks()
+    assert {d.event for d in Delivery.objects.all()} == {"created", "assigned"}
+    assert Delivery.objects.count() == 3
+    assert len(mail.outbox) == 3
+
+
+def test_mail_says_what_the_change_said_when_the_worker_is_late(requester, agent, run_tasks):
+    incident = make_incident(by=requester)
+    services.start(incident, by=agent)
+    services.resolve(incident, by=agent, code="workaround", notes="Use the web client.")
+    services.reopen(incident, by=requester, reason="Still broken")  # before any worker ran
+    run_tasks()
+    (msg,) = [m for m in sent_to(requester.email) if "Resolved" in m.subject]
+    assert "Use the web client." in msg.body
+
+
+def test_reassigned_before_the_worker_ran_mails_only_the_new_assignee(
+    requester, agent, other_agent, manager, service_desk, run_tasks
+):
+    incident = make_incident(by=requester)
+    services.assign(incident, by=manager, assignment_group=service_desk, assignee=other_agent)
+    services.assign(incident, by=manager, assignee=agent)
+    run_tasks()
+    assert [m.subject for m in sent_to(agent.email)] == [
+        f"[{incident.number}] Assigned to you: {incident.title}"
+    ]
+    assert sent_to(other_agent.email) == []

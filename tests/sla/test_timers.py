@@ -150,3 +150,42 @@ def test_editing_a_definition_keeps_running_timers(clock, agent, make_sla, alway
     assert timer.duration_seconds == 3600
     clock.shift(30 * MIN)
     assert remaining_seconds(timer) == 30 * 60
+
+
+def test_definition_changes_reach_the_next_ticket_at_once(clock, agent, make_sla):
+    """Active definitions are cached per process; a save or delete drops the copy."""
+
+    def timers_of_new_ticket():
+        incident = make_incident(by=agent)
+        return sorted(
+            SlaTimer.objects.filter(ticket=incident).values_list("name", "duration_seconds")
+        )
+
+    first = make_sla(name="First", duration_seconds=3600)
+    assert timers_of_new_ticket() == [("First", 3600)]  # and the cache is filled
+    second = make_sla(name="Second", duration_seconds=7200)
+    assert timers_of_new_ticket() == [("First", 3600), ("Second", 7200)]
+    second.duration_seconds = 60
+    second.save()
+    assert timers_of_new_ticket() == [("First", 3600), ("Second", 60)]
+    second.active = False
+    second.save()
+    assert timers_of_new_ticket() == [("First", 3600)]
+    SlaTimer.objects.filter(definition=first).delete()  # timers protect a definition
+    first.delete()
+    assert timers_of_new_ticket() == []
+
+
+def test_a_new_holiday_reaches_the_next_timer_at_once(clock, agent, make_sla):
+    from mainspring.sla.models import BusinessCalendar, CalendarDay
+
+    weekdays = BusinessCalendar.objects.create(
+        name="Office", hours={str(d): [["08:00", "16:00"]] for d in range(5)}
+    )
+    make_sla(calendar=weekdays, duration_seconds=3600)
+    before = SlaTimer.objects.get(ticket=make_incident(by=agent))
+    assert before.breach_at == T0 + dt.timedelta(hours=1)  # Monday 09:00
+    clock.shift(dt.timedelta(seconds=1))  # calendar snapshots are keyed by updated_at
+    CalendarDay.objects.create(calendar=weekdays, date=T0.date(), name="Closed")
+    after = SlaTimer.objects.get(ticket=make_incident(by=agent))
+    assert after.breach_at == T0 + dt.timedelta(days=1, hours=1)  # Tuesday 09:00
