@@ -11,6 +11,7 @@ exceptions from services map to status codes here, once, for every practice.
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import json
 import logging
@@ -52,6 +53,27 @@ class ApiError(exceptions.APIException):
         self.fields = fields or {}
         self.extra = extra or {}
         super().__init__(message)
+
+
+class FieldsBuiltOnce:
+    """Serializer mixin: build the field objects once per class, not per instance.
+
+    DRF deep-copies every declared field (and a ModelSerializer rebuilds its fields
+    from the model) for each serializer instance: 0.2-0.5 ms on a single-ticket
+    response or create, more than the database work of a read. The fields here keep
+    no per-request state until ``bind``, which sets attributes on the copy, so each
+    instance gets shallow copies of fields built the first time. Use it only on
+    serializers whose fields take nothing from a request at construction (no
+    ``context``-dependent querysets).
+    """
+
+    def get_fields(self):
+        cls = type(self)
+        built = cls.__dict__.get("_fields_built_once")
+        if built is None:
+            built = super().get_fields()
+            cls._fields_built_once = built
+        return {name: copy.copy(field) for name, field in built.items()}
 
 
 def error_body(code: str, message: str, fields: dict | None = None, **extra: Any) -> dict:

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 
 from mainspring.core.api import (
     ApiError,
+    FieldsBuiltOnce,
     IdempotentCreateMixin,
     KeysetPagination,
     StrictQueryParamsMixin,
@@ -65,7 +66,7 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 
 
-class IncidentSerializer(serializers.ModelSerializer):
+class IncidentSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     """How an incident reads. Related users by username, groups/categories by id."""
 
     state = serializers.ChoiceField(choices=IncidentState.choices, read_only=True)
@@ -138,7 +139,7 @@ class IncidentSerializer(serializers.ModelSerializer):
         return data
 
 
-class IncidentWriteSerializer(serializers.Serializer):
+class IncidentWriteSerializer(FieldsBuiltOnce, serializers.Serializer):
     """What may be sent on create/update; which of these a role may set is policy's call."""
 
     title = serializers.CharField(max_length=200, required=False)
