@@ -1,7 +1,8 @@
 """Outbound notifications: one row per (event, ticket, entry/version, recipient).
 
-A ``Delivery`` is written in the same transaction as the change that caused it (with
-the task that sends it), so a crash never loses a mail and a rollback never sends one.
+The change that causes mail writes, in its own transaction, a task that writes the
+``Delivery`` rows (with the tasks that send them), so a crash never loses a mail and a
+rollback never sends one.
 The unique ``key`` makes the whole path idempotent: an event published twice or a task
 run twice still sends once. Every delivery ends ``sent``, ``skipped`` or ``dead`` (with
 the attempts and the last error), never silently gone.
@@ -24,7 +25,7 @@ class DeliveryStatus(models.TextChoices):
 
 
 class Delivery(models.Model):
-    """One e-mail to one recipient, rendered when the event happened."""
+    """One e-mail to one recipient, rendered by the worker from what the event recorded."""
 
     key = models.CharField(max_length=255, unique=True)
     event = models.CharField(max_length=32)

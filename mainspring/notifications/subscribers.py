@@ -1,7 +1,8 @@
 """Mail notifications follow ticket events (core.events), whatever the ticket's kind.
 
-The subscriber runs inside the service's transaction, so the deliveries and their
-tasks commit or roll back with the change that caused them.
+The subscriber runs inside the service's transaction and gets all the events one change
+published at once, so the one task row that will write their mail commits or rolls back
+with the change that caused it.
 """
 
 from __future__ import annotations

@@ -83,3 +83,39 @@ def test_config_lists_are_constant(api_for, agent, service_desk):
         add_member(GroupFactory(name=f"G{i}"), UserFactory(username=f"u{i}", role="agent"))
     many = {p: _count(client, p) for p in ("/api/v1/users/", "/api/v1/groups/")}
     assert few == many, (few, many)
+
+
+def test_create_writes_each_row_once(api_for, agent, requester, service_desk):
+    """A create inserts the ticket with its SLA deadline (no second write of the row),
+    its timers in one statement and one task row for its mail, whatever matches."""
+    from mainspring.core.models import Ticket
+    from mainspring.sla.models import BusinessCalendar, SlaDefinition, SlaTimer
+
+    calendar = BusinessCalendar.objects.create(
+        name="Always", hours={str(d): [["00:00", "24:00"]] for d in range(7)}
+    )
+    for target in ("response", "resolution"):
+        SlaDefinition.objects.create(
+            name=f"All {target}", target=target, duration_seconds=3600, calendar=calendar
+        )
+    client = api_for(agent)
+    body = {"title": "VPN down", "requester": requester.username, "urgency": "high"}
+    body["assignment_group"] = service_desk.pk
+    assert client.post(url(), body, format="json").status_code == 201  # warm
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.post(url(), body, format="json")
+    assert response.status_code == 201
+    sql = [q["sql"] for q in ctx.captured_queries]
+    assert not [q for q in sql if q.startswith("UPDATE") and '"core_ticket"' in q], sql
+    assert sum(q.startswith('INSERT INTO "sla_slatimer"') for q in sql) == 1
+    assert sum(q.startswith('INSERT INTO "django_tasks_database_dbtaskresult"') for q in sql) == 1
+    assert not [q for q in sql if "notifications_delivery" in q]
+    assert not [q for q in sql if "sla_sladefinition" in q or "priorityrule" in q]
+    # token, group, requester; number; two ticket INSERTs; audit; timers; task (plus
+    # savepoints). SQLite's numbering reads and updates a counter row.
+    assert len(sql) <= (11 if connection.vendor == "postgresql" else 14), sql
+    ticket = Ticket.objects.get(number=response.json()["number"])
+    timers = SlaTimer.objects.filter(ticket=ticket)
+    assert timers.count() == 2
+    assert ticket.sla_breach_at == min(t.breach_at for t in timers)
+    assert ticket.sla_at_risk_at == min(t.at_risk_at for t in timers)
