@@ -1,10 +1,18 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
 
 from mainspring.identity.policy import is_agent
+
+from .drafts import take_drafts_sent
 
 
 def mainspring(request: HttpRequest) -> dict:
     user = getattr(request, "user", None)
-    return {"is_agent": is_agent(user)}
+    return {
+        "is_agent": is_agent(user),
+        # Taken from the session only by a template that renders it (base.html, the
+        # ticket part), so a page part without the marker does not swallow it.
+        "drafts_sent": SimpleLazyObject(lambda: take_drafts_sent(request)),
+    }

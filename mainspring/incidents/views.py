@@ -25,6 +25,7 @@ from django.utils.formats import date_format
 from django.views.decorators.http import require_GET, require_POST
 
 from mainspring.core import services as core
+from mainspring.core.drafts import draft_sent
 from mainspring.core.models import (
     Attachment,
     AuditEntry,
@@ -302,6 +303,7 @@ def create(request: HttpRequest) -> HttpResponse:
                 messages.error(request, str(exc))
                 status = 403
             else:
+                draft_sent(request, "new-incident")
                 messages.success(request, f"{incident.number} created.")
                 return redirect("incidents:detail", number=incident.number)
         status = 403 if status == 403 else 400
@@ -665,6 +667,7 @@ def comment(request: HttpRequest, number: str) -> HttpResponse:
     except Forbidden as exc:
         return _forbidden(request, incident, exc, comment_form=form)
     what = "Public comment" if kind == JournalKind.COMMENT else "Internal work note"
+    draft_sent(request, f"comment:{incident.number}")
     messages.success(request, f"{what} added.")
     return _respond(request, incident, focus="id_body")
 

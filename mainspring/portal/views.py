@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from mainspring.core import services as core_services
+from mainspring.core.drafts import draft_sent
 from mainspring.core.models import Attachment, Channel, JournalEntry, JournalKind, Watcher
 from mainspring.core.services import AttachmentTooLarge, StaleVersion, TicketValidationError
 from mainspring.core.states import InvalidTransition
@@ -134,6 +135,7 @@ def report(request: HttpRequest) -> HttpResponse:
         except Forbidden as exc:
             raise PermissionDenied(str(exc)) from exc
         else:
+            draft_sent(request, "report")
             messages.success(
                 request, f"Thanks — {incident.number} is logged. We will keep you posted here."
             )
@@ -260,6 +262,7 @@ def comment(request: HttpRequest, incident: Incident) -> HttpResponse:
         except TicketValidationError as exc:
             add_errors(form, exc)
         else:
+            draft_sent(request, f"portal-comment:{incident.number}")
             messages.success(request, "Your comment was added.")
             return _back(incident, "conversation")
     return _render_ticket(request, incident, comment_form=form, status=400)

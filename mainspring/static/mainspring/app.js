@@ -40,7 +40,8 @@
   // part of the page around them is swapped after another action; the submitted form is
   // the one exception, since its answer is what the user asked for.
   document.addEventListener("input", function (event) {
-    const form = event.target.closest && event.target.closest("form[data-keep-dirty]");
+    const form =
+      event.target.closest && event.target.closest("form[data-keep-dirty], form[data-draft]");
     if (form) form.dataset.dirty = "1";
   });
   document.addEventListener(
@@ -181,5 +182,145 @@
     input.setAttribute("aria-invalid", "true");
     input.setAttribute("aria-describedby", note.id);
     input.value = "";
+  });
+
+  // Drafts (core/drafts.py): what is typed in a form[data-draft] is kept in localStorage,
+  // per user, until the server says it took it (data-drafts-sent), so a reload, a
+  // navigation or an expired session loses nothing. Leaving with unsent text asks first.
+  const draftUser = document.body && document.body.dataset.user;
+  const draftPrefix = draftUser ? "mainspring:draft:" + draftUser + ":" : null;
+
+  function draftStore() {
+    try {
+      return draftPrefix ? window.localStorage : null;
+    } catch (e) {
+      return null; // storage disabled: forms work as before
+    }
+  }
+  function draftFields(form) {
+    return Array.from(form.querySelectorAll("textarea[name], input[name]")).filter(function (el) {
+      return el.tagName === "TEXTAREA" || el.type === "text" || el.type === "search";
+    });
+  }
+  function draftValues(form) {
+    const values = {};
+    let any = false;
+    draftFields(form).forEach(function (el) {
+      values[el.name] = el.value;
+      if (el.value.trim()) any = true;
+    });
+    return any ? values : null;
+  }
+  function saveDraft(form) {
+    const store = draftStore();
+    if (!store) return;
+    const values = draftValues(form);
+    const key = draftPrefix + form.dataset.draft;
+    try {
+      if (values) store.setItem(key, JSON.stringify(values));
+      else store.removeItem(key);
+    } catch (e) {
+      /* quota full: keep going without a draft */
+    }
+  }
+  function dropSentDrafts() {
+    const store = draftStore();
+    document.querySelectorAll("[data-drafts-sent]").forEach(function (holder) {
+      (holder.dataset.draftsSent || "").split(" ").forEach(function (key) {
+        if (key && store) store.removeItem(draftPrefix + key);
+      });
+      holder.dataset.draftsSent = "";
+    });
+  }
+  function restoreDrafts(root) {
+    const store = draftStore();
+    if (!store) return;
+    const forms = (root.querySelectorAll ? root : document).querySelectorAll("form[data-draft]");
+    forms.forEach(function (form) {
+      // Text the server put back (an error, a re-render) wins over an older draft.
+      if (draftValues(form) || form.querySelector(".draft-note")) return;
+      let values = null;
+      try {
+        values = JSON.parse(store.getItem(draftPrefix + form.dataset.draft) || "null");
+      } catch (e) {
+        values = null;
+      }
+      if (!values) return;
+      draftFields(form).forEach(function (el) {
+        if (typeof values[el.name] === "string") el.value = values[el.name];
+      });
+      form.dataset.dirty = "1";
+      const note = document.createElement("p");
+      note.className = "draft-note";
+      note.setAttribute("role", "status");
+      note.textContent = "Your unsent text was restored. ";
+      const discard = document.createElement("button");
+      discard.type = "button";
+      discard.className = "linklike";
+      discard.dataset.discardDraft = "";
+      discard.textContent = "Discard it";
+      note.appendChild(discard);
+      form.insertBefore(note, form.firstChild);
+    });
+  }
+  function setUpDrafts(root) {
+    dropSentDrafts();
+    restoreDrafts(root);
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    setUpDrafts(document);
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    setUpDrafts(event.target || document);
+  });
+  document.addEventListener("input", function (event) {
+    const form = event.target.closest && event.target.closest("form[data-draft]");
+    if (form) saveDraft(form);
+  });
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest && event.target.closest("button[data-discard-draft]");
+    if (!button) return;
+    const form = button.closest("form[data-draft]");
+    if (!form) return;
+    draftFields(form).forEach(function (el) {
+      el.value = "";
+    });
+    delete form.dataset.dirty;
+    const store = draftStore();
+    if (store) store.removeItem(draftPrefix + form.dataset.draft);
+    const first = draftFields(form)[0];
+    button.closest(".draft-note").remove();
+    if (first) first.focus();
+  });
+  document.addEventListener(
+    "submit",
+    function (event) {
+      const form = event.target;
+      if (form.matches && form.matches("form[action$='/logout/']") && draftStore()) {
+        // Signing out on a shared computer leaves no text behind.
+        const store = draftStore();
+        Object.keys(store)
+          .filter(function (k) {
+            return k.indexOf(draftPrefix) === 0;
+          })
+          .forEach(function (k) {
+            store.removeItem(k);
+          });
+      }
+    },
+    true
+  );
+  // A submitted form is no longer dirty (the submit listener above), so only text that
+  // was typed and not sent asks first.
+  window.addEventListener("beforeunload", function (event) {
+    const unsent = Array.from(document.querySelectorAll("form[data-draft][data-dirty]")).some(
+      function (form) {
+        return draftValues(form);
+      }
+    );
+    if (unsent) {
+      event.preventDefault();
+      event.returnValue = "";
+    }
   });
 })();
