@@ -6,7 +6,7 @@ from django.contrib.auth import authenticate
 from django.db.models import Prefetch, Q, QuerySet
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -20,6 +20,7 @@ from mainspring.core.api import (
     reject_unknown,
     require_object,
 )
+from mainspring.core.api_config import ConfigViewSet, EveryoneReadsAdminsWrite
 
 from . import services
 from .models import ApiToken, AssignmentGroup, Membership, Role, User
@@ -236,13 +237,21 @@ class UserViewSet(StrictQueryParamsMixin, viewsets.ReadOnlyModelViewSet):
 
 
 class GroupSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+    email = serializers.EmailField(
+        required=False,
+        allow_blank=True,
+        help_text="The group's mailbox: assignment mail goes here instead of to each member.",
+    )
+    active = serializers.BooleanField(required=False)
     members = serializers.SerializerMethodField()
     managers = serializers.SerializerMethodField()
 
     class Meta:
         model = AssignmentGroup
         fields = ["id", "name", "description", "email", "active", "members", "managers"]
-        read_only_fields = fields
+        read_only_fields = ["id", "members", "managers"]
 
     def get_members(self, obj: AssignmentGroup) -> list[str]:
         return [m.user.username for m in obj.memberships_for_api]
@@ -251,13 +260,24 @@ class GroupSerializer(serializers.ModelSerializer):
         return [m.user.username for m in obj.memberships_for_api if m.is_manager]
 
 
+class MemberWriteSerializer(serializers.Serializer):
+    username = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.all(), help_text="An active agent."
+    )
+    is_manager = serializers.BooleanField(
+        required=False, default=False, help_text="Managers may reassign the group's tickets."
+    )
+
+
 @extend_schema(tags=["configuration"])
-class GroupViewSet(StrictQueryParamsMixin, viewsets.ReadOnlyModelViewSet):
-    """Assignment groups with their members (usernames). Admins manage them in /admin/."""
+class GroupViewSet(ConfigViewSet):
+    """Assignment groups with their members (usernames). Everyone signed in reads them;
+    administrators create and change them and their members (deactivate, never delete)."""
 
     serializer_class = GroupSerializer
-    pagination_class = KeysetPagination
-    filter_backends: list = []
+    permission_classes = [permissions.IsAuthenticated, EveryoneReadsAdminsWrite]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    save = staticmethod(services.save_group)
 
     def get_queryset(self) -> QuerySet:
         return AssignmentGroup.objects.prefetch_related(
@@ -267,6 +287,44 @@ class GroupViewSet(StrictQueryParamsMixin, viewsets.ReadOnlyModelViewSet):
                 to_attr="memberships_for_api",
             )
         )
+
+    @extend_schema(
+        summary="Add a member, or change whether they manage the group (admins)",
+        request=MemberWriteSerializer,
+        responses={200: GroupSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="members", filter_backends=[])
+    def add_member(self, request, pk=None) -> Response:
+        group = self.get_object()
+        data = require_object(request.data)
+        reject_unknown(data, {"username", "is_manager"})
+        serializer = MemberWriteSerializer(data=data)
+        serializer.is_valid(raise_exception=True)
+        services.add_group_member(
+            group,
+            serializer.validated_data["username"],
+            by=request.user,
+            is_manager=serializer.validated_data["is_manager"],
+        )
+        return Response(self.get_serializer(self._reload(group)).data)
+
+    @extend_schema(
+        summary="Take a member out of the group (admins); their tickets stay assigned",
+        request=None,
+        responses={200: GroupSerializer},
+    )
+    @action(
+        detail=True,
+        methods=["delete"],
+        url_path=r"members/(?P<username>[\w.@+-]{1,150})",
+        filter_backends=[],
+    )
+    def remove_member(self, request, pk=None, username: str = "") -> Response:
+        group = self.get_object()
+        user = User.objects.filter(username=username).first()
+        if user is None or not services.remove_group_member(group, user, by=request.user):
+            raise ApiError(404, "not_found", f"{username} is not a member of {group.name}.")
+        return Response(self.get_serializer(self._reload(group)).data)
 
 
 def register(router) -> None:

@@ -1,7 +1,8 @@
-"""Identity operations: personal API tokens.
+"""Identity operations: personal API tokens, assignment groups and their members.
 
 The account page and the REST token endpoints both call these, so a token is
-created, shown and revoked the same way whatever the way in.
+created, shown and revoked the same way whatever the way in. Groups are configuration:
+only administrators change them (``Action.CONFIGURE``), through the API or /admin/.
 """
 
 from __future__ import annotations
@@ -10,14 +11,18 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from .models import ApiToken, User, hash_token
+from .models import ApiToken, AssignmentGroup, Membership, User, hash_token
+from .policy import Action, Forbidden, can, is_agent
 
 __all__ = [
     "TOKEN_NAME_MAX",
+    "add_group_member",
     "change_password",
     "create_api_token",
+    "remove_group_member",
     "revoke_all_api_tokens",
     "revoke_api_token",
+    "save_group",
 ]
 
 TOKEN_NAME_MAX = ApiToken._meta.get_field("name").max_length
@@ -88,3 +93,54 @@ def change_password(user: User, new_password: str) -> None:
     user.set_password(new_password)
     user.save(update_fields=["password"])
     revoke_all_api_tokens(user, by=user)
+
+
+def _require_admin(by: User) -> None:
+    if not can(by, Action.CONFIGURE):
+        raise Forbidden("Only administrators may change groups.")
+
+
+@transaction.atomic
+def save_group(*, by: User, instance: AssignmentGroup | None = None, **data) -> AssignmentGroup:
+    """Create or change an assignment group (admins): name, description, mailbox, active.
+
+    A deactivated group keeps its tickets and members but can no longer be chosen.
+    """
+    _require_admin(by)
+    group = instance or AssignmentGroup()
+    for name, value in data.items():
+        setattr(group, name, value.strip() if isinstance(value, str) else value)
+    clash = AssignmentGroup.objects.filter(name__iexact=group.name).exclude(pk=group.pk)
+    if group.name and clash.exists():
+        raise ValidationError({"name": ["A group with this name exists."]})
+    group.full_clean()
+    group.save()
+    return group
+
+
+@transaction.atomic
+def add_group_member(
+    group: AssignmentGroup, user: User, *, by: User, is_manager: bool = False
+) -> Membership:
+    """Put ``user`` in ``group`` (or change whether they manage it). Admins only.
+
+    Only agents work tickets, so only agents (and managers, admins) may be members.
+    """
+    _require_admin(by)
+    if not user.is_active or not is_agent(user):
+        raise ValidationError({"username": ["Only active agents can be members of a group."]})
+    membership, created = Membership.objects.get_or_create(
+        group=group, user=user, defaults={"is_manager": is_manager}
+    )
+    if not created and membership.is_manager != is_manager:
+        membership.is_manager = is_manager
+        membership.save(update_fields=["is_manager"])
+    return membership
+
+
+@transaction.atomic
+def remove_group_member(group: AssignmentGroup, user: User, *, by: User) -> bool:
+    """Take ``user`` out of ``group``; their assigned tickets stay assigned. Admins only."""
+    _require_admin(by)
+    deleted, _ = Membership.objects.filter(group=group, user=user).delete()
+    return bool(deleted)

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -26,6 +26,7 @@ from mainspring.core.api import (
     reject_unknown,
     require_object,
 )
+from mainspring.core.api_config import ConfigViewSet, EveryoneReadsAdminsWrite
 from mainspring.core.api_tickets import TicketResourcesMixin
 from mainspring.core.models import Channel, Level
 from mainspring.identity.models import AssignmentGroup, User
@@ -455,40 +456,61 @@ class IncidentViewSet(IdempotentCreateMixin, _IncidentBase):
 
 class CategorySerializer(serializers.ModelSerializer):
     full_name = serializers.CharField(source="__str__", read_only=True)
+    name = serializers.CharField(max_length=100)
+    parent = serializers.PrimaryKeyRelatedField(
+        queryset=Category.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="A top-level category's id for a subcategory; null for a category.",
+    )
+    active = serializers.BooleanField(required=False)
 
     class Meta:
         model = Category
         fields = ["id", "name", "parent", "active", "full_name"]
-        read_only_fields = fields
+        read_only_fields = ["id", "full_name"]
+        # Names are unique among siblings ignoring case: services.save_category checks
+        # that with a message naming the field (DRF's own check would require parent).
+        validators: list = []
 
 
 @extend_schema(tags=["configuration"])
-class CategoryViewSet(StrictQueryParamsMixin, viewsets.ReadOnlyModelViewSet):
-    """Categories (``parent`` null) and their subcategories, by id. Admin-managed."""
+class CategoryViewSet(ConfigViewSet):
+    """Categories (``parent`` null) and their subcategories, by id. Agents read them;
+    administrators create and change them (deactivate rather than delete)."""
 
     serializer_class = CategorySerializer
-    pagination_class = KeysetPagination
-    filter_backends: list = []
+    permission_classes = [permissions.IsAuthenticated, EveryoneReadsAdminsWrite]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    save = staticmethod(services.save_category)
 
     def get_queryset(self) -> QuerySet:
         return Category.objects.select_related("parent")
 
 
 class ResolutionCodeSerializer(serializers.ModelSerializer):
+    code = serializers.SlugField(
+        max_length=50, help_text="Lower-case letters, digits, - and _; fixed once created."
+    )
+    label = serializers.CharField(max_length=100)
+    active = serializers.BooleanField(required=False)
+
     class Meta:
         model = ResolutionCode
         fields = ["code", "label", "active"]
-        read_only_fields = fields
 
 
 @extend_schema(tags=["configuration"])
-class ResolutionCodeViewSet(StrictQueryParamsMixin, viewsets.ReadOnlyModelViewSet):
-    """Resolution codes, by ``code`` (``solved``, ``workaround``...). Admin-managed."""
+class ResolutionCodeViewSet(ConfigViewSet):
+    """Resolution codes, by ``code`` (``solved``, ``workaround``...). Agents read them;
+    administrators create them and change their label or active flag."""
 
     serializer_class = ResolutionCodeSerializer
-    pagination_class = KeysetPagination
+    permission_classes = [permissions.IsAuthenticated, EveryoneReadsAdminsWrite]
     lookup_field = "code"
-    filter_backends: list = []
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    create_only = frozenset({"code"})
+    save = staticmethod(services.save_resolution_code)
     queryset = ResolutionCode.objects.all()
 
 

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -51,6 +52,8 @@ __all__ = [
     "reopen",
     "resolve",
     "resume",
+    "save_category",
+    "save_resolution_code",
     "start",
     "transition",
     "update_incident",
@@ -546,3 +549,56 @@ def auto_close_resolved(*, now=None, batch: int = 500) -> int:
 
 def categories_for(parent: Category | None = None):
     return Category.objects.filter(active=True, parent=parent)
+
+
+# -- configuration (admins) ----------------------------------------------------------------
+def _require_admin(by: User) -> None:
+    if not can(by, Action.CONFIGURE):
+        raise Forbidden("Only administrators may change categories and resolution codes.")
+
+
+@transaction.atomic
+def save_category(*, by: User, instance: Category | None = None, **data: Any) -> Category:
+    """Create or change a category (``parent`` None) or subcategory. Admins only.
+
+    Two levels only, names unique among siblings (ignoring case); a deactivated one stays
+    on the tickets that have it but can no longer be chosen.
+    """
+    _require_admin(by)
+    category = instance or Category()
+    for name, value in data.items():
+        setattr(category, name, value.strip() if isinstance(value, str) else value)
+    errors: dict[str, list[str]] = {}
+    parent = category.parent
+    if parent is not None:
+        if parent.parent_id is not None:
+            errors["parent"] = ["Choose a top-level category: subcategories have no children."]
+        elif category.pk is not None and parent.pk == category.pk:
+            errors["parent"] = ["A category cannot be its own parent."]
+        elif category.pk is not None and category.subcategories.exists():
+            errors["parent"] = ["This category has subcategories, so it stays top-level."]
+    siblings = Category.objects.filter(parent=parent, name__iexact=category.name)
+    if category.name and siblings.exclude(pk=category.pk).exists():
+        errors["name"] = ["A category with this name exists at this level."]
+    if errors:
+        raise ValidationError(errors)
+    category.full_clean(validate_constraints=False)
+    category.save()
+    return category
+
+
+@transaction.atomic
+def save_resolution_code(
+    *, by: User, instance: ResolutionCode | None = None, **data: Any
+) -> ResolutionCode:
+    """Create or change a resolution code (admins). The code itself never changes once
+    made (resolved tickets and reports refer to it); deactivate it instead."""
+    _require_admin(by)
+    code = instance or ResolutionCode()
+    for name, value in data.items():
+        setattr(code, name, value.strip() if isinstance(value, str) else value)
+    if instance is None and ResolutionCode.objects.filter(code=code.code).exists():
+        raise ValidationError({"code": ["This code exists."]})
+    code.full_clean(validate_unique=False)
+    code.save()
+    return code

@@ -26,26 +26,15 @@ from mainspring.core.api import (
     reject_unknown,
     require_object,
 )
+from mainspring.core.api_config import ConfigViewSet
 from mainspring.core.models import Ticket
-from mainspring.identity.policy import Action, can, is_agent, visible_tickets
+from mainspring.identity.policy import Action, can, visible_tickets
 
 from . import services
 from .models import BusinessCalendar, CalendarDay, SlaDefinition, SlaRecompute, SlaTimer
 from .recompute import RecomputePending, request_recompute
 
 __all__ = ["register", "ticket_timers_view"]
-
-
-class AgentsReadAdminsWrite(permissions.BasePermission):
-    message = "Only administrators may change calendars and SLAs."
-
-    def has_permission(self, request, view) -> bool:
-        if request.method in permissions.SAFE_METHODS:
-            if not is_agent(request.user):
-                self.message = "Only agents may read calendars and SLAs."
-                return False
-            return True
-        return can(request.user, Action.CONFIGURE)
 
 
 class CalendarDaySerializer(serializers.ModelSerializer):
@@ -134,37 +123,8 @@ class SlaRecomputeSerializer(serializers.ModelSerializer):
         return str(obj.definition if obj.definition_id is not None else obj.calendar)
 
 
-class _ConfigViewSet(
-    StrictQueryParamsMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    viewsets.GenericViewSet,
-):
-    permission_classes = [permissions.IsAuthenticated, AgentsReadAdminsWrite]
-    pagination_class = KeysetPagination
-    filter_backends: list = []
+class _ConfigViewSet(ConfigViewSet):
     save = staticmethod(services.save_calendar)
-
-    def _data(self, request, *, partial: bool) -> dict:
-        data = require_object(request.data)
-        serializer_class = self.get_serializer_class()
-        writable = {name for name, f in serializer_class().fields.items() if not f.read_only}
-        reject_unknown(data, writable)
-        serializer = serializer_class(data=data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)
-
-    def create(self, request, *args, **kwargs) -> Response:
-        obj = type(self).save(by=request.user, **self._data(request, partial=False))
-        return Response(self.get_serializer(obj).data, status=status.HTTP_201_CREATED)
-
-    def update(self, request, *args, **kwargs) -> Response:
-        obj = self.get_object()
-        partial = kwargs.get("partial", False)
-        obj = type(self).save(by=request.user, instance=obj, **self._data(request, partial=partial))
-        return Response(self.get_serializer(obj).data)
 
     # ``request_recompute``'s keyword for this viewset's objects.
     recompute_target = ""
