@@ -3,9 +3,11 @@
 Tickets are not here: every ticket change goes through the services (audit, policy).
 """
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
+from . import services
 from .models import ApiToken, AssignmentGroup, Membership, User
 
 
@@ -20,14 +22,36 @@ class UserAdmin(DjangoUserAdmin):
     )
 
 
+class MembershipForm(forms.ModelForm):
+    """The API's rule here too: only active agents are members."""
+
+    def clean(self):
+        cleaned = super().clean()
+        user = cleaned.get("user")
+        if user is not None:
+            for message in services.member_errors(user).get("username", []):
+                self.add_error("user", message)
+        return cleaned
+
+
+class AssignmentGroupForm(forms.ModelForm):
+    def _post_clean(self) -> None:
+        super()._post_clean()  # the form's values are now on self.instance
+        for field, messages in services.group_errors(self.instance).items():
+            for message in messages:
+                self.add_error(field, message)
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
+    form = MembershipForm
     extra = 1
     autocomplete_fields = ("user",)
 
 
 @admin.register(AssignmentGroup)
 class AssignmentGroupAdmin(admin.ModelAdmin):
+    form = AssignmentGroupForm
     list_display = ("name", "email", "active")
     search_fields = ("name",)
     inlines = [MembershipInline]

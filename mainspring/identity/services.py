@@ -19,6 +19,8 @@ __all__ = [
     "add_group_member",
     "change_password",
     "create_api_token",
+    "group_errors",
+    "member_errors",
     "remove_group_member",
     "revoke_all_api_tokens",
     "revoke_api_token",
@@ -100,6 +102,21 @@ def _require_admin(by: User) -> None:
         raise Forbidden("Only administrators may change groups.")
 
 
+def group_errors(group: AssignmentGroup) -> dict[str, list[str]]:
+    """What is wrong with ``group`` beyond its fields (the API and /admin/ both ask)."""
+    clash = AssignmentGroup.objects.filter(name__iexact=group.name.strip()).exclude(pk=group.pk)
+    if group.name and clash.exists():
+        return {"name": ["A group with this name exists."]}
+    return {}
+
+
+def member_errors(user: User) -> dict[str, list[str]]:
+    """Only agents work tickets, so only active agents (managers, admins) are members."""
+    if not user.is_active or not is_agent(user):
+        return {"username": ["Only active agents can be members of a group."]}
+    return {}
+
+
 @transaction.atomic
 def save_group(*, by: User, instance: AssignmentGroup | None = None, **data) -> AssignmentGroup:
     """Create or change an assignment group (admins): name, description, mailbox, active.
@@ -110,9 +127,9 @@ def save_group(*, by: User, instance: AssignmentGroup | None = None, **data) -> 
     group = instance or AssignmentGroup()
     for name, value in data.items():
         setattr(group, name, value.strip() if isinstance(value, str) else value)
-    clash = AssignmentGroup.objects.filter(name__iexact=group.name).exclude(pk=group.pk)
-    if group.name and clash.exists():
-        raise ValidationError({"name": ["A group with this name exists."]})
+    errors = group_errors(group)
+    if errors:
+        raise ValidationError(errors)
     group.full_clean()
     group.save()
     return group
@@ -127,8 +144,9 @@ def add_group_member(
     Only agents work tickets, so only agents (and managers, admins) may be members.
     """
     _require_admin(by)
-    if not user.is_active or not is_agent(user):
-        raise ValidationError({"username": ["Only active agents can be members of a group."]})
+    errors = member_errors(user)
+    if errors:
+        raise ValidationError(errors)
     membership, created = Membership.objects.get_or_create(
         group=group, user=user, defaults={"is_manager": is_manager}
     )

@@ -46,6 +46,7 @@ __all__ = [
     "auto_close_resolved",
     "calculate_priority",
     "cancel",
+    "category_errors",
     "close",
     "create_incident",
     "hold",
@@ -557,6 +558,23 @@ def _require_admin(by: User) -> None:
         raise Forbidden("Only administrators may change categories and resolution codes.")
 
 
+def category_errors(category: Category) -> dict[str, list[str]]:
+    """What is wrong with ``category`` as it stands (the API and /admin/ both ask)."""
+    errors: dict[str, list[str]] = {}
+    parent = category.parent
+    if parent is not None:
+        if parent.parent_id is not None:
+            errors["parent"] = ["Choose a top-level category: subcategories have no children."]
+        elif category.pk is not None and parent.pk == category.pk:
+            errors["parent"] = ["A category cannot be its own parent."]
+        elif category.pk is not None and category.subcategories.exists():
+            errors["parent"] = ["This category has subcategories, so it stays top-level."]
+    siblings = Category.objects.filter(parent=parent, name__iexact=category.name.strip())
+    if category.name and siblings.exclude(pk=category.pk).exists():
+        errors["name"] = ["A category with this name exists at this level."]
+    return errors
+
+
 @transaction.atomic
 def save_category(*, by: User, instance: Category | None = None, **data: Any) -> Category:
     """Create or change a category (``parent`` None) or subcategory. Admins only.
@@ -568,18 +586,7 @@ def save_category(*, by: User, instance: Category | None = None, **data: Any) ->
     category = instance or Category()
     for name, value in data.items():
         setattr(category, name, value.strip() if isinstance(value, str) else value)
-    errors: dict[str, list[str]] = {}
-    parent = category.parent
-    if parent is not None:
-        if parent.parent_id is not None:
-            errors["parent"] = ["Choose a top-level category: subcategories have no children."]
-        elif category.pk is not None and parent.pk == category.pk:
-            errors["parent"] = ["A category cannot be its own parent."]
-        elif category.pk is not None and category.subcategories.exists():
-            errors["parent"] = ["This category has subcategories, so it stays top-level."]
-    siblings = Category.objects.filter(parent=parent, name__iexact=category.name)
-    if category.name and siblings.exclude(pk=category.pk).exists():
-        errors["name"] = ["A category with this name exists at this level."]
+    errors = category_errors(category)
     if errors:
         raise ValidationError(errors)
     category.full_clean(validate_constraints=False)
