@@ -340,6 +340,10 @@ class CommentForm(AccessibleForm):
     body = forms.CharField(
         label="Message", widget=forms.Textarea(attrs={"rows": 4}), max_length=65_536
     )
+    # The newest journal entry the agent had on screen: a post after newer activity by
+    # someone else is held back once, so nobody replies to a conversation they have not
+    # read (UX item 11). Absent (an old page, a script) means "do not check".
+    seen = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
 
 
 class ResolveForm(AccessibleForm):

@@ -38,7 +38,7 @@ from mainspring.core.models import (
     Watcher,
 )
 from mainspring.core.numbering import parse_number
-from mainspring.identity.models import AssignmentGroup, Membership
+from mainspring.identity.models import AssignmentGroup, Membership, User
 from mainspring.identity.policy import (
     Action,
     Forbidden,
@@ -438,6 +438,23 @@ def _timeline(ticket_id: int) -> list[dict]:
     return items
 
 
+def _newest_entry_id(timeline: list[dict]) -> int:
+    return max((i["id"] for i in timeline if i["type"] == "journal"), default=0)
+
+
+def _activity_since(incident: Incident, seen: int, by: User) -> tuple[list[str], int]:
+    """Who else wrote on the incident after entry ``seen``, and the newest entry's id."""
+    newer = list(
+        JournalEntry.objects.filter(ticket_id=incident.pk, pk__gt=seen)
+        .exclude(author=by)
+        .select_related("author")
+        .order_by("-pk")[:20]
+    )
+    names = sorted({e.author.name if e.author else "Mainspring" for e in newer})
+    newest = JournalEntry.objects.filter(ticket_id=incident.pk).order_by("-pk").values("pk")[:1]
+    return names, next((row["pk"] for row in newest), seen)
+
+
 def _load(request: HttpRequest, number: str) -> Incident:
     # Four joins, then prefetches: a ten-table join costs PostgreSQL more to plan than
     # the few small lookups cost to run (see docs/performance.md).
@@ -472,10 +489,11 @@ def _detail_context(request: HttpRequest, incident: Incident, **overrides) -> di
     transitions = list(
         INCIDENT_MACHINE.available(incident.state, may=lambda t: can(user, t.action, incident))
     )
+    timeline = _timeline(incident.pk)
     context = {
         "incident": incident,
         "hold_reason_label": dict(HoldReason.choices).get(incident.hold_reason, ""),
-        "timeline": _timeline(incident.pk),
+        "timeline": timeline,
         "attachments": list(
             Attachment.objects.filter(ticket_id=incident.pk).select_related("uploaded_by")
         ),
@@ -494,7 +512,7 @@ def _detail_context(request: HttpRequest, incident: Incident, **overrides) -> di
         "transition_names": {t.name for t in transitions},
         "can_edit": can(user, Action.EDIT, incident) and incident.is_open,
         "edit_form": _edit_form(incident),
-        "comment_form": CommentForm(),
+        "comment_form": CommentForm(initial={"seen": _newest_entry_id(timeline)}),
         "resolve_form": ResolveForm(codes=ResolutionCode.objects.filter(active=True)),
         "hold_form": HoldForm(),
         "reason_form": ReasonForm(),
@@ -657,6 +675,22 @@ def comment(request: HttpRequest, number: str) -> HttpResponse:
     if not form.is_valid():
         return _respond(request, incident, 400, comment_form=form, focus="composer-errors")
     kind = form.cleaned_data["kind"]
+    seen = form.cleaned_data.get("seen")
+    if seen is not None:
+        names, newest = _activity_since(incident, seen, request.user)
+        if names:
+            # Held back once: the form comes back with the user's text and the newest
+            # entry as "seen", so posting again sends it.
+            data = request.POST.copy()
+            data["seen"] = str(newest)
+            form = CommentForm(data)
+            form.is_valid()
+            form.add_error(
+                None,
+                f"New activity while you were writing, by {', '.join(names)}. Read it in the "
+                "timeline; your text is kept. Post again to send it.",
+            )
+            return _respond(request, incident, 409, comment_form=form, focus="composer-errors")
     try:
         core.add_journal_entry(
             incident, by=request.user, kind=kind, body=form.cleaned_data["body"], channel=Channel.UI
