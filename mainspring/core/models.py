@@ -282,6 +282,25 @@ class WorkerHeartbeat(models.Model):
     seen_at = models.DateTimeField(default=timezone.now, db_index=True)
 
 
+class Presence(models.Model):
+    """An agent has this ticket open in the workspace (the page reports every 10 s).
+
+    One row per ticket and agent, overwritten in place; rows not refreshed for an hour
+    are removed by a periodic job, so the table holds only what is open now.
+    """
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    seen_at = models.DateTimeField()
+    typing_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["ticket", "user"], name="uniq_presence"),
+        ]
+        indexes = [models.Index(fields=["seen_at"], name="presence_seen_idx")]
+
+
 class PeriodicRun(models.Model):
     """When each periodic job is next due; claimed with a conditional update."""
 

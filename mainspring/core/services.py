@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -42,7 +43,9 @@ __all__ = [
     "add_watcher",
     "apply_changes",
     "audit_value",
+    "forget_stale_presence",
     "link_tickets",
+    "note_presence",
     "remove_watcher",
     "sanitize_filename",
 ]
@@ -394,3 +397,47 @@ def delete_view(*, by, view_id: int) -> bool:
 
     deleted, _ = SavedView.objects.filter(owner=by, pk=view_id).delete()
     return bool(deleted)
+
+
+# -- presence (agent workspace) -----------------------------------------------------------
+PRESENCE_FRESH = timedelta(seconds=30)  # three missed 10 s reports and you are gone
+TYPING_FRESH = timedelta(seconds=12)
+
+
+def note_presence(ticket: Ticket, *, by, typing: bool = False) -> list:
+    """Record that ``by`` has ``ticket`` open (and is typing); return who else has it.
+
+    One upsert and one indexed read, whatever the number of viewers. Agents only: the
+    portal never shows or reveals who works a ticket.
+    """
+    from .models import Presence
+
+    ensure_agent(by)
+    now = timezone.now()
+    typing_at = now if typing else None
+    row = Presence(ticket_id=ticket.pk, user_id=by.pk, seen_at=now, typing_at=typing_at)
+    Presence.objects.bulk_create(
+        [row],
+        update_conflicts=True,
+        unique_fields=["ticket", "user"],
+        update_fields=["seen_at", "typing_at"],
+    )
+    return list(
+        Presence.objects.filter(ticket_id=ticket.pk, seen_at__gte=now - PRESENCE_FRESH)
+        .exclude(user_id=by.pk)
+        .select_related("user")
+        .order_by("user__username")[:10]
+    )
+
+
+def is_typing(presence, now=None) -> bool:
+    now = now or timezone.now()
+    return presence.typing_at is not None and presence.typing_at >= now - TYPING_FRESH
+
+
+def forget_stale_presence(*, older_than: timedelta = timedelta(hours=1)) -> int:
+    """Remove presence rows nobody refreshed for ``older_than`` (a periodic job)."""
+    from .models import Presence
+
+    deleted, _ = Presence.objects.filter(seen_at__lt=timezone.now() - older_than).delete()
+    return deleted

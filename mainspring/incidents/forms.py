@@ -474,3 +474,11 @@ class BulkForm(AccessibleForm):
             self.add_error("assignee", "Choose who to assign the incidents to.")
         data["ids"] = numbers
         return data
+
+
+class PresenceForm(forms.Form):
+    """What the incident page reports every 10 s (see ``views.presence``)."""
+
+    typing = forms.BooleanField(required=False)
+    version = forms.IntegerField(required=False, min_value=0)
+    shown = forms.CharField(required=False, max_length=2000)

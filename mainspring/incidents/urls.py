@@ -23,4 +23,5 @@ urlpatterns = [
     path("<str:number>/attach/", views.attach, name="attach"),
     path("<str:number>/watch/", views.watch, name="watch"),
     path("<str:number>/link/", views.link, name="link"),
+    path("<str:number>/presence/", views.presence, name="presence"),
 ]

@@ -59,6 +59,7 @@ from .forms import (
     IncidentCreateForm,
     IncidentEditForm,
     LinkForm,
+    PresenceForm,
     QueueFilterForm,
     ReasonForm,
     ResolveForm,
@@ -832,3 +833,55 @@ def link(request: HttpRequest, number: str) -> HttpResponse:
         return _forbidden(request, incident, exc, link_form=form)
     messages.success(request, f"Linked {target.number}.")
     return _respond(request, incident)
+
+
+@agent_page
+@require_POST
+def presence(request: HttpRequest, number: str) -> HttpResponse:
+    """The page's 10 s report: who else has this incident open (typing?), and whether it
+    changed since the page showed ``version``. 204 when nothing the agent sees changed,
+    so the status region is not re-announced every 10 s; it never touches the composer.
+    """
+    ticket = Incident.objects.filter(number=number.upper()).only("id", "number", "version").first()
+    if ticket is None:
+        raise Http404
+    form = PresenceForm(request.POST)
+    form.is_valid()  # a bad value is treated as absent
+    others = core.note_presence(ticket, by=request.user, typing=form.cleaned_data.get("typing"))
+    now = timezone.now()
+    viewers = [{"name": p.user.name, "typing": core.is_typing(p, now)} for p in others]
+    shown_version = form.cleaned_data.get("version")
+    updated = None
+    if shown_version is not None and ticket.version > shown_version:
+        updated = _last_change(ticket, request.user)
+    signature = "|".join(f"{v['name']}:{int(v['typing'])}" for v in viewers)
+    if updated:
+        signature += f"|updated:{ticket.version}"
+    if signature == (form.cleaned_data.get("shown") or ""):
+        return HttpResponse(status=204)
+    return render(
+        request,
+        "incidents/_presence.html",
+        {
+            "incident": ticket,
+            "viewers": viewers,
+            "updated": updated,
+            "signature": signature,
+            "shown_version": shown_version,
+        },
+    )
+
+
+def _last_change(ticket: Incident, me: User) -> dict | None:
+    """Who changed the ticket last (an entry or a field change), if not ``me``."""
+    audit = AuditEntry.objects.filter(ticket_id=ticket.pk).select_related("actor")
+    entry = JournalEntry.objects.filter(ticket_id=ticket.pk).select_related("author")
+    candidates = [(a.created_at, a.actor) for a in audit.order_by("-id")[:1]] + [
+        (e.created_at, e.author) for e in entry.order_by("-id")[:1]
+    ]
+    if not candidates:
+        return None
+    at, who = max(candidates, key=lambda c: c[0])
+    if who is not None and who.pk == me.pk:
+        return None
+    return {"at": at, "name": who.name if who else "Mainspring"}

@@ -323,4 +323,29 @@
       event.returnValue = "";
     }
   });
+
+  // Presence (incidents/_presence.html): the composer tells the page's presence report
+  // that its agent is typing, at most every 8 s, so colleagues see it on their next one.
+  let lastTypingReport = 0;
+  let lastTyped = 0;
+  document.addEventListener("input", function (event) {
+    if (!event.target.closest || !event.target.closest("#composer")) return;
+    const flag = document.querySelector("#presence input[name='typing']");
+    if (!flag) return;
+    flag.value = "on";
+    const now = Date.now();
+    lastTyped = now;
+    if (now - lastTypingReport > 8000 && window.htmx) {
+      lastTypingReport = now;
+      htmx.trigger(document.body, "mainspring-typing");
+    }
+  });
+  // A report that found nothing new (204) leaves the form in place: stop saying "typing"
+  // once the agent paused.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    const form = event.detail && event.detail.elt;
+    if (!form || form.id !== "presence" || Date.now() - lastTyped < 10000) return;
+    const flag = form.querySelector("input[name='typing']");
+    if (flag) flag.value = "";
+  });
 })();
