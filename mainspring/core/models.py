@@ -113,6 +113,13 @@ class Ticket(models.Model):
             ),
             models.Index(fields=["kind", "state", "-id"], name="ticket_state_idx"),
             models.Index(fields=["requester", "-id"], name="ticket_requester_idx"),
+            # "The caller's other open tickets" on a ticket page: a few rows, even for
+            # the caller who has filed thousands.
+            models.Index(
+                fields=["requester", "-id"],
+                condition=models.Q(is_open=True),
+                name="ticket_open_requester_idx",
+            ),
             models.Index(fields=["-updated_at", "-id"], name="ticket_updated_idx"),
             models.Index(fields=["-created_at", "-id"], name="ticket_created_idx"),
             # Auto-close: resolved incidents by resolution time.

@@ -504,6 +504,13 @@ def _detail_context(request: HttpRequest, incident: Incident, **overrides) -> di
             TicketLink.objects.filter(source_id=incident.pk).select_related("target")
         ),
         "links_in": list(TicketLink.objects.filter(target_id=incident.pk).select_related("source")),
+        # One more than shown, to say "and more" without counting.
+        "caller_open": list(
+            Ticket.objects.filter(requester_id=incident.requester_id, is_open=True)
+            .exclude(pk=incident.pk)
+            .only("id", "number", "title", "created_at")
+            .order_by("-id")[:6]
+        ),
         "children": list(
             Ticket.objects.filter(parent_id=incident.pk)
             .only("id", "number", "title", "state")

@@ -329,8 +329,26 @@ def test_detail_query_count_is_bounded(
     with django_assert_max_num_queries(len(before.captured_queries)):
         response = agent_client.get(url(incident))
     assert response.content.decode().count(">Public comment</strong>") == 20
-    with django_assert_max_num_queries(16):
+    # 17: the caller's other open tickets came in as one bounded query.
+    with django_assert_max_num_queries(17):
         agent_client.get(url(incident))
+
+
+def test_the_callers_other_open_tickets_are_listed(agent_client, agent, requester, incident):
+    other = make_incident(by=requester, title="Printer jams again")
+    closed = make_incident(by=requester, title="Old closed one")
+    services.cancel(closed, by=agent)
+    make_incident(by=agent, title="Someone else's")
+    html = agent_client.get(url(incident)).content.decode()
+    card = html.split('id="caller-open-title"')[1].split("</section>")[0]
+    assert other.number in card and "Printer jams again" in card
+    assert closed.number not in card and incident.number not in card
+    assert "Someone else" not in card
+    for i in range(6):
+        make_incident(by=requester, title=f"More {i}")
+    card = agent_client.get(url(incident)).content.decode().split('id="caller-open-title"')[1]
+    card = card.split("</section>")[0]
+    assert card.count("<li>") == 5 and "and more." in card
 
 
 def test_audit_times_are_shown_as_local_minutes(agent_client, agent, incident):
