@@ -348,4 +348,144 @@
     const flag = form.querySelector("input[name='typing']");
     if (flag) flag.value = "";
   });
+
+  // Keyboard shortcuts for agents (UX 15). "?" lists them and can turn them off (kept in
+  // localStorage); they never act while typing in a field or with a modifier key held.
+  const SHORTCUTS = [
+    ["j / k", "Next / previous incident in the queue"],
+    ["Enter", "Open the incident in focus"],
+    ["x", "Select or unselect the incident in focus (bulk changes)"],
+    ["/", "Go to a number or search"],
+    ["r", "Reply: a public comment in the composer"],
+    ["i", "An internal work note in the composer"],
+    ["a", "Assignment: group and assignee"],
+    ["?", "This list"],
+  ];
+  function shortcutsOn() {
+    try {
+      return window.localStorage.getItem("mainspring:shortcuts") !== "off";
+    } catch (e) {
+      return true;
+    }
+  }
+  function shortcutsDialog() {
+    let dialog = document.getElementById("shortcuts");
+    if (dialog) return dialog;
+    dialog = document.createElement("dialog");
+    dialog.id = "shortcuts";
+    dialog.setAttribute("aria-labelledby", "shortcuts-title");
+    const title = document.createElement("h2");
+    title.id = "shortcuts-title";
+    title.textContent = "Keyboard shortcuts";
+    const table = document.createElement("table");
+    const caption = document.createElement("caption");
+    caption.className = "visually-hidden";
+    caption.textContent = "Keys and what they do";
+    table.appendChild(caption);
+    SHORTCUTS.forEach(function (pair) {
+      const row = table.insertRow();
+      const key = document.createElement("th");
+      key.scope = "row";
+      const kbd = document.createElement("kbd");
+      kbd.textContent = pair[0];
+      key.appendChild(kbd);
+      row.appendChild(key);
+      row.insertCell().textContent = pair[1];
+    });
+    const label = document.createElement("label");
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.id = "shortcuts-on";
+    box.checked = shortcutsOn();
+    box.addEventListener("change", function () {
+      try {
+        window.localStorage.setItem("mainspring:shortcuts", box.checked ? "on" : "off");
+      } catch (e) {
+        /* storage disabled: the choice lasts for this page */
+      }
+    });
+    label.appendChild(box);
+    label.appendChild(document.createTextNode(" Use keyboard shortcuts"));
+    const close = document.createElement("button");
+    close.type = "button";
+    close.className = "btn";
+    close.textContent = "Close";
+    close.addEventListener("click", function () {
+      dialog.close();
+    });
+    [title, table, label, close].forEach(function (el) {
+      dialog.appendChild(el);
+    });
+    document.body.appendChild(dialog);
+    return dialog;
+  }
+  function openShortcuts() {
+    const dialog = shortcutsDialog();
+    dialog.querySelector("#shortcuts-on").checked = shortcutsOn();
+    if (!dialog.open) dialog.showModal();
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-shortcuts]").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", openShortcuts);
+    });
+  });
+  function queueLinks() {
+    return Array.from(document.querySelectorAll("table.queue tbody tr td[data-label='Number'] a"));
+  }
+  function composer(kind) {
+    const radio = document.querySelector("#composer input[name='kind'][value='" + kind + "']");
+    const box = document.querySelector("#composer textarea[name='body']");
+    if (!radio || !box) return false;
+    radio.checked = true;
+    box.focus();
+    return true;
+  }
+  document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target;
+    if (
+      target.closest &&
+      target.closest("input, textarea, select, [contenteditable=''], [contenteditable='true'], dialog")
+    ) {
+      return;
+    }
+    if (event.key === "?") {
+      event.preventDefault();
+      openShortcuts();
+      return;
+    }
+    if (!shortcutsOn()) return;
+    let done = false;
+    const links = queueLinks();
+    const current = links.indexOf(document.activeElement);
+    if ((event.key === "j" || event.key === "k") && links.length) {
+      const step = event.key === "j" ? 1 : -1;
+      const next = current < 0 ? 0 : Math.min(Math.max(current + step, 0), links.length - 1);
+      links[next].focus();
+      links[next].scrollIntoView({ block: "nearest" });
+      done = true;
+    } else if (event.key === "x" && current >= 0) {
+      const box = links[current].closest("tr").querySelector("input[type=checkbox]");
+      if (box) box.checked = !box.checked;
+      done = true;
+    } else if (event.key === "/") {
+      const search = document.getElementById("jump-q");
+      if (search) {
+        search.focus();
+        done = true;
+      }
+    } else if (event.key === "r") {
+      done = composer("comment");
+    } else if (event.key === "i") {
+      done = composer("work_note");
+    } else if (event.key === "a") {
+      const field = document.querySelector("#assign-form select, #assign-form input:not([type=hidden])");
+      if (field) {
+        field.focus();
+        done = true;
+      }
+    }
+    if (done) event.preventDefault();
+  });
 })();

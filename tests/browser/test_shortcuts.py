@@ -1,0 +1,77 @@
+"""Keyboard shortcuts in the agent workspace (UX 15): j/k, x, Enter, /, r, i, a and ?."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser_support import axe_violations, login
+from tests.factories import PASSWORD, make_incident
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_shortcuts_move_select_open_and_write(new_page, agent, requester):
+    first = make_incident(by=requester, title="Older one")
+    second = make_incident(by=requester, title="Newer one")
+    page = new_page()
+    page.on("dialog", lambda d: d.accept())
+    login(page, agent.username, PASSWORD)
+    page.goto("/incidents/")
+    page.locator("body").click(position={"x": 5, "y": 300})  # nothing focused
+
+    page.keyboard.press("j")
+    expect(page.get_by_role("link", name=second.number)).to_be_focused()  # newest first
+    page.keyboard.press("j")
+    expect(page.get_by_role("link", name=first.number)).to_be_focused()
+    page.keyboard.press("k")
+    expect(page.get_by_role("link", name=second.number)).to_be_focused()
+    page.keyboard.press("x")
+    expect(page.get_by_label(f"Select {second.number}")).to_be_checked()
+    page.keyboard.press("/")
+    expect(page.locator("#jump-q")).to_be_focused()
+    page.keyboard.type("jk")  # typing in a field is typing, not shortcuts
+    expect(page.locator("#jump-q")).to_have_value("jk")
+    page.locator("#jump-q").fill("")
+
+    page.get_by_role("link", name=second.number).focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/incidents/{second.number}/")
+    page.keyboard.press("r")
+    expect(page.locator("#composer textarea[name='body']")).to_be_focused()
+    expect(page.locator("#composer input[value='comment']")).to_be_checked()
+    page.keyboard.type("ri")  # the letters go into the message
+    expect(page.locator("#composer textarea[name='body']")).to_have_value("ri")
+    page.locator("#incident-heading").focus()
+    page.keyboard.press("i")
+    expect(page.locator("#composer input[value='work_note']")).to_be_checked()
+    page.locator("#incident-heading").focus()
+    page.keyboard.press("a")
+    expect(page.locator("#assign-form select").first).to_be_focused()
+
+
+def test_question_mark_lists_shortcuts_and_turns_them_off(new_page, agent, requester):
+    incident = make_incident(by=requester)
+    page = new_page()
+    login(page, agent.username, PASSWORD)
+    page.goto("/incidents/")
+    page.locator("body").click(position={"x": 5, "y": 300})
+    page.keyboard.press("?")
+    dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Next / previous incident")
+    assert axe_violations(page) == []
+    dialog.get_by_label("Use keyboard shortcuts").uncheck()
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_be_hidden()
+
+    page.reload()  # the choice is kept
+    page.locator("body").click(position={"x": 5, "y": 300})
+    page.keyboard.press("j")
+    expect(page.get_by_role("link", name=incident.number)).not_to_be_focused()
+    # The button in the top bar opens the same list, and Escape closes it.
+    page.get_by_role("button", name="Keyboard shortcuts").click()
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_label("Use keyboard shortcuts")).not_to_be_checked()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
