@@ -75,3 +75,33 @@ def test_question_mark_lists_shortcuts_and_turns_them_off(new_page, agent, reque
     expect(dialog.get_by_label("Use keyboard shortcuts")).not_to_be_checked()
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
+
+
+def test_timeline_filter_shows_one_kind_and_survives_an_update(new_page, agent, requester):
+    from mainspring.core import services as core
+
+    incident = make_incident(by=agent, requester=requester, title="Filter me")
+    core.add_journal_entry(incident, by=agent, kind="work_note", body="Internal detail")
+    core.add_journal_entry(incident, by=requester, kind="comment", body="Customer words")
+    page = new_page()
+    login(page, agent.username, PASSWORD)
+    page.goto(f"/incidents/{incident.number}/")
+    timeline = page.locator("ol.timeline")
+    page.get_by_role("button", name="Public comments").click()
+    expect(page.get_by_role("button", name="Public comments")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    expect(timeline.get_by_text("Customer words")).to_be_visible()
+    expect(timeline.get_by_text("Internal detail")).to_be_hidden()
+    expect(page.locator("[data-timeline-count]")).to_contain_text("1 of")
+    assert axe_violations(page) == []
+    # An in-place update (a new note) keeps the filter.
+    page.locator("#composer textarea[name='body']").fill("Another internal one")
+    page.locator("#composer").get_by_role("button", name="Post").click()
+    expect(page.locator("#messages")).to_contain_text("added")
+    expect(timeline.get_by_text("Another internal one")).to_be_hidden()
+    page.get_by_role("button", name="Work notes").click()
+    expect(timeline.get_by_text("Another internal one")).to_be_visible()
+    expect(timeline.get_by_text("Customer words")).to_be_hidden()
+    page.get_by_role("button", name="Everything").click()
+    expect(timeline.get_by_text("Customer words")).to_be_visible()

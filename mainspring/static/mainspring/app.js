@@ -488,4 +488,48 @@
     }
     if (done) event.preventDefault();
   });
+
+  // Timeline filter (UX 18): everything, public comments, work notes or changes. The
+  // choice lasts for the browser tab and survives the page part being swapped.
+  let timelineShow = "all";
+  try {
+    timelineShow = window.sessionStorage.getItem("mainspring:timeline") || "all";
+  } catch (e) {
+    timelineShow = "all";
+  }
+  function applyTimelineFilter(root) {
+    const bar = (root.querySelector ? root : document).querySelector("[data-timeline-filter]");
+    const list = document.querySelector("ol.timeline");
+    if (!bar || !list) return;
+    bar.hidden = false;
+    list.dataset.show = timelineShow;
+    bar.querySelectorAll("button[data-show]").forEach(function (button) {
+      button.setAttribute("aria-pressed", String(button.dataset.show === timelineShow));
+    });
+    const items = Array.from(list.children);
+    const visible = items.filter(function (li) {
+      return getComputedStyle(li).display !== "none";
+    }).length;
+    const count = bar.querySelector("[data-timeline-count]");
+    if (count) {
+      count.textContent = timelineShow === "all" ? "" : visible + " of " + items.length + " shown";
+    }
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    applyTimelineFilter(document);
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    applyTimelineFilter(event.target || document);
+  });
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest && event.target.closest("[data-timeline-filter] button");
+    if (!button) return;
+    timelineShow = button.dataset.show;
+    try {
+      window.sessionStorage.setItem("mainspring:timeline", timelineShow);
+    } catch (e) {
+      /* storage disabled: the choice lasts for this page */
+    }
+    applyTimelineFilter(document);
+  });
 })();
