@@ -308,6 +308,25 @@ class Presence(models.Model):
         indexes = [models.Index(fields=["seen_at"], name="presence_seen_idx")]
 
 
+class CannedResponse(models.Model):
+    """A reply agents insert into the composer; admins keep the list (``/admin/``).
+
+    ``body`` may hold placeholders such as ``{caller.first_name}`` or ``{ticket.number}``
+    (``core.canned.expand``); unknown ones are left as written so nobody sends a blank.
+    """
+
+    title = models.CharField(max_length=100, unique=True)
+    body = models.TextField(max_length=10_000)
+    active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
 class PeriodicRun(models.Model):
     """When each periodic job is next due; claimed with a conditional update."""
 

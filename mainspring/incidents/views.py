@@ -25,6 +25,7 @@ from django.utils.formats import date_format
 from django.views.decorators.http import require_GET, require_POST
 
 from mainspring.core import services as core
+from mainspring.core.canned import responses_for
 from mainspring.core.drafts import draft_sent
 from mainspring.core.models import (
     Attachment,
@@ -521,6 +522,7 @@ def _detail_context(request: HttpRequest, incident: Incident, **overrides) -> di
         "can_edit": can(user, Action.EDIT, incident) and incident.is_open,
         "edit_form": _edit_form(incident),
         "comment_form": CommentForm(initial={"seen": _newest_entry_id(timeline)}),
+        "canned": responses_for(incident, user),
         "resolve_form": ResolveForm(codes=ResolutionCode.objects.filter(active=True)),
         "hold_form": HoldForm(),
         "reason_form": ReasonForm(),

@@ -105,3 +105,31 @@ def test_timeline_filter_shows_one_kind_and_survives_an_update(new_page, agent, 
     expect(timeline.get_by_text("Customer words")).to_be_hidden()
     page.get_by_role("button", name="Everything").click()
     expect(timeline.get_by_text("Customer words")).to_be_visible()
+
+
+def test_canned_response_goes_in_at_the_cursor(new_page, agent, requester):
+    from mainspring.core.models import CannedResponse
+
+    CannedResponse.objects.create(title="Restart", body="please restart {ticket.number}")
+    incident = make_incident(by=requester)
+    page = new_page()
+    page.on("dialog", lambda d: d.accept())
+    login(page, agent.username, PASSWORD)
+    page.goto(f"/incidents/{incident.number}/")
+    box = page.locator("#composer textarea[name='body']")
+    box.click()
+    box.press_sequentially("Hi, ::")
+    expect(page.locator("#canned-pick")).to_be_focused()  # "::" jumps to the list
+    page.locator("#canned-pick").select_option(label="Restart")
+    page.keyboard.press("Enter")
+    expect(box).to_have_value(f"Hi, please restart {incident.number}")
+    expect(box).to_be_focused()
+    box.press_sequentially(" now.")
+    expect(box).to_have_value(f"Hi, please restart {incident.number} now.")
+    # The button does the same.
+    page.locator("#canned-pick").select_option(label="Restart")
+    page.get_by_role("button", name="Insert", exact=True).click()
+    expect(box).to_have_value(
+        f"Hi, please restart {incident.number} now. please restart {incident.number}"
+    )
+    assert axe_violations(page) == []

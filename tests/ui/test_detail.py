@@ -329,8 +329,9 @@ def test_detail_query_count_is_bounded(
     with django_assert_max_num_queries(len(before.captured_queries)):
         response = agent_client.get(url(incident))
     assert response.content.decode().count(">Public comment</strong>") == 20
-    # 17: the caller's other open tickets came in as one bounded query.
-    with django_assert_max_num_queries(17):
+    # 18: the caller's other open tickets and the canned responses are one bounded
+    # query each.
+    with django_assert_max_num_queries(18):
         agent_client.get(url(incident))
 
 

@@ -143,15 +143,65 @@
     // Brackets in a title would end the link text early.
     const title = button.dataset.title.replace(/([\[\]\\])/g, "\\$1");
     const link = "[" + button.dataset.number + " " + title + "](" + button.dataset.url + ")";
+    insertAtCursor(box, link);
+  });
+
+  // Text into the composer at the cursor (replacing a selection), then back to typing.
+  function insertAtCursor(box, text) {
     const start = box.selectionStart != null ? box.selectionStart : box.value.length;
     const end = box.selectionEnd != null ? box.selectionEnd : box.value.length;
     const before = box.value.slice(0, start);
     const spacer = before && !/\s$/.test(before) ? " " : "";
-    box.value = before + spacer + link + box.value.slice(end);
-    const caret = (before + spacer + link).length;
+    box.value = before + spacer + text + box.value.slice(end);
+    const caret = (before + spacer + text).length;
     box.setSelectionRange(caret, caret);
     box.dispatchEvent(new Event("input", { bubbles: true }));
     box.focus();
+  }
+
+  // Canned responses (UX 16): pick one and Insert (or Enter), or type "::" in the message
+  // to jump to the list. The text comes filled in from the server; unknown placeholders
+  // stay visible.
+  function revealCanned(root) {
+    (root.querySelectorAll ? root : document).querySelectorAll("[data-canned]").forEach(
+      function (el) {
+        el.hidden = false;
+      }
+    );
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    revealCanned(document);
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    revealCanned(event.target || document);
+  });
+  function insertCanned() {
+    const pick = document.getElementById("canned-pick");
+    const box = document.querySelector("#composer textarea[name='body']");
+    const option = pick && pick.selectedOptions[0];
+    if (!box || !option || !option.value) return false;
+    insertAtCursor(box, option.dataset.text);
+    pick.value = "";
+    return true;
+  }
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("[data-canned-insert]")) insertCanned();
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.target.id === "canned-pick" && event.key === "Enter") {
+      event.preventDefault();
+      insertCanned();
+    }
+  });
+  document.addEventListener("input", function (event) {
+    const box = event.target;
+    if (!box.matches || !box.matches("#composer textarea[name='body']")) return;
+    const pick = document.getElementById("canned-pick");
+    const at = box.selectionStart;
+    if (!pick || at < 2 || box.value.slice(at - 2, at) !== "::") return;
+    box.value = box.value.slice(0, at - 2) + box.value.slice(at);
+    box.setSelectionRange(at - 2, at - 2);
+    pick.focus();
   });
 
   // File inputs with data-max-bytes: refuse a file over the limit when it is chosen, with
