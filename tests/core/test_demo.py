@@ -62,6 +62,9 @@ def test_demo_creates_users_groups_categories_and_incidents(db, capsys):
     assert DBTaskResult.objects.count() == 0
     assert SlaEscalation.objects.exists()
     assert not SlaTimer.objects.filter(next_threshold_at__lte=timezone.now()).exists()
+    from mainspring.core.models import CannedResponse
+
+    assert CannedResponse.objects.filter(active=True).count() >= 3
 
 
 def test_if_empty_loads_once_and_still_prints_logins(db, capsys):

@@ -50,6 +50,24 @@ DEMO_USERS = [
     ("dave", "Dave Dubois", Role.REQUESTER, [], []),
     ("erin", "Erin Evans", Role.REQUESTER, [], []),
 ]
+CANNED_RESPONSES = [
+    (
+        "Acknowledge",
+        "Hello {caller.first_name},\n\nthank you for reporting this. I am looking into "
+        "{ticket.number} now and will update you here.\n\n{agent.name}",
+    ),
+    (
+        "Need more information",
+        "Hello {caller.first_name},\n\nto move on with {ticket.number} I need a little more: "
+        "when did it start, and does it happen on another device too?\n\n{agent.name}",
+    ),
+    (
+        "Please try a restart",
+        "Hello {caller.first_name},\n\nplease restart the device and tell us here whether "
+        "{ticket.title} still happens.\n\n{agent.name}",
+    ),
+]
+
 LOGINS = [
     ("admin", "administrator"),
     ("manager", "group manager, Service Desk"),
@@ -361,6 +379,7 @@ class Command(BaseCommand):
             from mainspring.knowledge.demo import load_demo_articles
 
             load_demo_articles()
+            self.create_canned_responses()
             # The history above is in the past: fire the SLA thresholds it has already
             # passed now, silently, so the first sweep on the worker does not mail a
             # backlog of escalations about tickets nobody is working.
@@ -387,6 +406,12 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {username:<8} {what}")
 
     # --- reference data ----------------------------------------------------------------
+
+    def create_canned_responses(self) -> None:
+        from mainspring.core.models import CannedResponse
+
+        for title, body in CANNED_RESPONSES:
+            CannedResponse.objects.get_or_create(title=title, defaults={"body": body})
 
     def create_people(self) -> dict:
         hashed = make_password(DEMO_PASSWORD)
