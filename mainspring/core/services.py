@@ -23,6 +23,7 @@ from django.utils import timezone
 from mainspring.identity.policy import Action, Forbidden, is_agent, require
 
 from .events import TicketEvent, publish
+from .mentions import mentioned_agents
 from .models import (
     Attachment,
     AuditEntry,
@@ -229,6 +230,12 @@ def add_journal_entry(
             ticket.responded_at = now
             changes["responded_at"] = (None, now)
             write_audit(ticket, changes, by=by, channel=channel)
+        data: dict[str, Any] = {"entry_id": entry.pk, "kind": kind}
+        if is_agent(by):
+            # Agents ask colleagues to look with @username; they hear about it by mail.
+            mentioned = [u.pk for u in mentioned_agents(body) if u.pk != by.pk]
+            if mentioned:
+                data["mentions"] = mentioned
         publish(
             TicketEvent(
                 name="commented",
@@ -236,7 +243,7 @@ def add_journal_entry(
                 actor_id=by.pk,
                 channel=channel,
                 changes=changes,
-                data={"entry_id": entry.pk, "kind": kind},
+                data=data,
                 ticket=ticket,
             )
         )

@@ -344,6 +344,12 @@ class CommentForm(AccessibleForm):
     # someone else is held back once, so nobody replies to a conversation they have not
     # read (UX item 11). Absent (an old page, a script) means "do not check".
     seen = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+    # Shown only after a public comment mentioned colleagues (UX 17): the caller would
+    # see the mention, so the agent says so once.
+    confirm_public = forms.BooleanField(
+        required=False, label="Yes, post it publicly: the caller will see the mention"
+    )
+    show_public_confirm = False
 
 
 class ResolveForm(AccessibleForm):

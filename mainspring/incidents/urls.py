@@ -15,6 +15,7 @@ urlpatterns = [
     path("views/<int:view_id>/delete/", views.delete_view, name="delete-view"),
     path("subcategories/", views.subcategory_options, name="subcategories"),
     path("priority/", views.priority_preview, name="priority"),
+    path("mentions/", views.mention_suggestions, name="mentions"),
     path("<str:number>/", views.detail, name="detail"),
     path("<str:number>/edit/", views.edit, name="edit"),
     path("<str:number>/do/<slug:name>/", views.transition, name="transition"),

@@ -16,7 +16,8 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -27,6 +28,7 @@ from django.views.decorators.http import require_GET, require_POST
 from mainspring.core import services as core
 from mainspring.core.canned import responses_for
 from mainspring.core.drafts import draft_sent
+from mainspring.core.mentions import mentioned_agents
 from mainspring.core.models import (
     Attachment,
     AuditEntry,
@@ -701,6 +703,16 @@ def comment(request: HttpRequest, number: str) -> HttpResponse:
                 "timeline; your text is kept. Post again to send it.",
             )
             return _respond(request, incident, 409, comment_form=form, focus="composer-errors")
+    if kind == JournalKind.COMMENT and not form.cleaned_data.get("confirm_public"):
+        named = [u.name for u in mentioned_agents(form.cleaned_data["body"]) if u != request.user]
+        if named:
+            form.show_public_confirm = True
+            form.add_error(
+                None,
+                f"You mention {', '.join(named)} in a public comment, so the caller will see "
+                "it. Make it an internal work note, or tick the box below and post again.",
+            )
+            return _respond(request, incident, 409, comment_form=form, focus="composer-errors")
     try:
         core.add_journal_entry(
             incident, by=request.user, kind=kind, body=form.cleaned_data["body"], channel=Channel.UI
@@ -894,3 +906,20 @@ def _last_change(ticket: Incident, me: User) -> dict | None:
     if who is not None and who.pk == me.pk:
         return None
     return {"at": at, "name": who.name if who else "Mainspring"}
+
+
+@agent_page
+@require_GET
+def mention_suggestions(request: HttpRequest) -> JsonResponse:
+    """Agents whose username or name starts with ``q`` (for ``@`` in the composer)."""
+    q = (request.GET.get("q") or "").strip().lstrip("@")[:50]
+    if not q:
+        return JsonResponse({"results": []})
+    match = (
+        Q(username__istartswith=q)
+        | Q(display_name__istartswith=q)
+        | Q(first_name__istartswith=q)
+        | Q(last_name__istartswith=q)
+    )
+    people = agents_queryset().filter(match).order_by("username")[:8]
+    return JsonResponse({"results": [{"username": u.username, "name": u.name} for u in people]})

@@ -15,6 +15,7 @@ Rules (issue 2, section 8):
 
 * requester: on create, on a public comment by someone else, on resolution;
 * assignee (or, with no assignee, the group mailbox or its members) on assignment;
+* agents an agent @mentions in a comment or work note (who may still see the ticket);
 * never a work note to a requester, never a mail to someone who may not see the ticket.
 """
 
@@ -179,7 +180,7 @@ def queue_for_events(events: list[TicketEvent]) -> int:
     """
     if notifications_suppressed():
         return 0
-    planned = [p for p in (_event_payload(e) for e in events) if p is not None]
+    planned = [p for e in events for p in _event_payloads(e)]
     if planned:
         from .tasks import write_event_deliveries
 
@@ -191,11 +192,27 @@ def _id(value: Any) -> int | None:
     return getattr(value, "pk", value)
 
 
-def _event_payload(event: TicketEvent) -> dict[str, Any] | None:
-    """What the worker needs to mail about ``event`` later, as JSON; None for no mail."""
+def _event_payloads(event: TicketEvent) -> list[dict[str, Any]]:
+    """What the worker needs to mail about ``event`` later, as JSON (may be nothing)."""
+    payloads = []
     template = _plan(event)
-    if template is None:
-        return None
+    if template is not None:
+        payloads.append(_event_payload(event, template))
+    if event.name == "commented" and event.data.get("mentions"):
+        payloads.append(
+            {
+                "template": "mentioned",
+                "ticket": event.ticket_id,
+                "actor": event.actor_id,
+                "version": 0,
+                "entry": event.data.get("entry_id"),
+                "mentions": list(event.data["mentions"]),
+            }
+        )
+    return payloads
+
+
+def _event_payload(event: TicketEvent, template: str) -> dict[str, Any]:
     ticket = event.ticket
     version = getattr(ticket, "version", None)
     if version is None:
@@ -253,6 +270,19 @@ def _deliveries_for(payload: dict[str, Any]) -> list[Delivery]:
         # The requester hears even when they logged it themselves: it is their receipt.
         recipients = _user_recipient(ticket.requester, ticket, actor_id=None)
         discriminator = "1"
+    elif template == "mentioned":
+        entry = (
+            JournalEntry.objects.select_related("author")
+            .filter(pk=payload.get("entry"), ticket_id=ticket.pk)
+            .first()
+        )
+        if entry is None:
+            return []
+        context["entry"] = entry
+        people = User.objects.filter(pk__in=payload.get("mentions") or []).order_by("pk")
+        # Each must still be allowed to see the ticket (and is not the author).
+        recipients = [r for user in people for r in _user_recipient(user, ticket, actor_id)]
+        discriminator = str(entry.pk)
     elif template == "commented":
         entry = (
             JournalEntry.objects.select_related("author")

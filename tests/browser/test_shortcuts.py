@@ -133,3 +133,24 @@ def test_canned_response_goes_in_at_the_cursor(new_page, agent, requester):
         f"Hi, please restart {incident.number} now. please restart {incident.number}"
     )
     assert axe_violations(page) == []
+
+
+def test_at_suggests_colleagues_and_writes_the_username(new_page, agent, other_agent, requester):
+    incident = make_incident(by=requester)
+    page = new_page()
+    page.on("dialog", lambda d: d.accept())
+    login(page, agent.username, PASSWORD)
+    page.goto(f"/incidents/{incident.number}/")
+    box = page.locator("#composer textarea[name='body']")
+    box.click()
+    box.press_sequentially("Could you check, @agent2")
+    suggestions = page.locator("#mention-suggestions")
+    expect(suggestions).to_be_visible()
+    expect(suggestions.locator("[data-mention-status]")).to_contain_text("1 person matches")
+    assert axe_violations(page) == []
+    page.keyboard.press("ArrowDown")
+    expect(suggestions.get_by_role("button", name=f"@{other_agent.username}")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(box).to_have_value(f"Could you check, @{other_agent.username} ")
+    expect(box).to_be_focused()
+    expect(suggestions).to_be_hidden()

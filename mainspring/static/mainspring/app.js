@@ -582,4 +582,99 @@
     }
     applyTimelineFilter(document);
   });
+
+  // @mentions (UX 17): "@" and a few letters in the composer suggest agents; pick one
+  // with the arrow keys and Enter (or a click) to write "@username ".
+  let mentionTimer = null;
+  let mentionSeq = 0;
+  function mentionToken(box) {
+    const before = box.value.slice(0, box.selectionStart);
+    const match = /(^|\s)@([\w.+-]{1,30})$/.exec(before);
+    return match ? match[2] : null;
+  }
+  function closeMentions() {
+    const panel = document.getElementById("mention-suggestions");
+    if (panel) panel.hidden = true;
+  }
+  function showMentions(results) {
+    const panel = document.getElementById("mention-suggestions");
+    if (!panel) return;
+    const list = panel.querySelector("[data-mention-list]");
+    list.textContent = "";
+    results.forEach(function (person) {
+      const item = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "linklike";
+      button.dataset.mention = person.username;
+      button.textContent = person.name + " (@" + person.username + ")";
+      item.appendChild(button);
+      list.appendChild(item);
+    });
+    panel.querySelector("[data-mention-status]").textContent = results.length
+      ? results.length + (results.length === 1 ? " person matches" : " people match") +
+        ": press the down arrow to choose."
+      : "Nobody matches.";
+    panel.hidden = false;
+  }
+  function pickMention(username) {
+    const box = document.querySelector("#composer textarea[name='body']");
+    if (!box) return;
+    const caret = box.selectionStart;
+    const before = box.value.slice(0, caret).replace(/@([\w.+-]{0,30})$/, "@" + username + " ");
+    box.value = before + box.value.slice(caret);
+    box.setSelectionRange(before.length, before.length);
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+    closeMentions();
+    box.focus();
+  }
+  document.addEventListener("input", function (event) {
+    const box = event.target;
+    if (!box.matches || !box.matches("#composer textarea[name='body']")) return;
+    const panel = document.getElementById("mention-suggestions");
+    if (!panel) return;
+    const token = mentionToken(box);
+    window.clearTimeout(mentionTimer);
+    if (!token) {
+      closeMentions();
+      return;
+    }
+    const seq = ++mentionSeq;
+    mentionTimer = window.setTimeout(function () {
+      fetch(panel.dataset.url + "?q=" + encodeURIComponent(token), {
+        credentials: "same-origin",
+        headers: { Accept: "application/json" },
+      })
+        .then(function (response) {
+          return response.ok ? response.json() : { results: [] };
+        })
+        .then(function (data) {
+          if (seq === mentionSeq) showMentions(data.results || []);
+        })
+        .catch(closeMentions);
+    }, 150);
+  });
+  document.addEventListener("keydown", function (event) {
+    const panel = document.getElementById("mention-suggestions");
+    if (!panel || panel.hidden) return;
+    const buttons = Array.from(panel.querySelectorAll("button[data-mention]"));
+    const at = buttons.indexOf(document.activeElement);
+    const inBox = event.target.matches && event.target.matches("#composer textarea[name='body']");
+    if (event.key === "Escape" && (inBox || at >= 0)) {
+      closeMentions();
+      document.querySelector("#composer textarea[name='body']").focus();
+      event.preventDefault();
+    } else if (event.key === "ArrowDown" && buttons.length && (inBox || at >= 0)) {
+      buttons[Math.min(at + 1, buttons.length - 1)].focus();
+      event.preventDefault();
+    } else if (event.key === "ArrowUp" && at >= 0) {
+      if (at === 0) document.querySelector("#composer textarea[name='body']").focus();
+      else buttons[at - 1].focus();
+      event.preventDefault();
+    }
+  });
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest && event.target.closest("button[data-mention]");
+    if (button) pickMention(button.dataset.mention);
+  });
 })();
