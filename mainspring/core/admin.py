@@ -8,8 +8,22 @@ from .canned import PLACEHOLDERS
 from .models import CannedResponse
 
 
+class ConfiguredByAdmins:
+    """ModelAdmin mixin: only administrators (the policy's CONFIGURE) may add, change or
+    delete, whatever Django model permissions an account holds."""
+
+    def has_add_permission(self, request, *args) -> bool:
+        return super().has_add_permission(request, *args) and can(request.user, Action.CONFIGURE)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and can(request.user, Action.CONFIGURE)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and can(request.user, Action.CONFIGURE)
+
+
 @admin.register(CannedResponse)
-class CannedResponseAdmin(admin.ModelAdmin):
+class CannedResponseAdmin(ConfiguredByAdmins, admin.ModelAdmin):
     list_display = ("title", "active", "updated_at")
     list_filter = ("active",)
     search_fields = ("title", "body")
@@ -20,13 +34,3 @@ class CannedResponseAdmin(admin.ModelAdmin):
             "{" + p + "}" for p in PLACEHOLDERS
         )
         return form
-
-    # Only administrators (the policy's CONFIGURE) keep the list.
-    def has_add_permission(self, request) -> bool:
-        return super().has_add_permission(request) and can(request.user, Action.CONFIGURE)
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return super().has_change_permission(request, obj) and can(request.user, Action.CONFIGURE)
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return super().has_delete_permission(request, obj) and can(request.user, Action.CONFIGURE)

@@ -132,6 +132,12 @@ def require(user, action: Action | str, ticket: Ticket) -> None:
         raise Forbidden(f"You may not {Action(action).value.replace('_', ' ')} this ticket.")
 
 
+def require_configure(user, what: str) -> None:
+    """Raise unless ``user`` may change configuration (``what``: "groups", "SLAs"...)."""
+    if not can(user, Action.CONFIGURE):
+        raise Forbidden(f"Only administrators may change {what}.")
+
+
 # One writable-field list per role. Anything else in a payload is refused (400), so a
 # requester cannot set requester, assignee, priority or state by crafting a request.
 REQUESTER_CREATE_FIELDS = frozenset({"title", "description", "category", "subcategory"})

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import ApiToken, AssignmentGroup, Membership, User, hash_token
-from .policy import Action, Forbidden, can, is_agent
+from .policy import is_agent, require_configure
 
 __all__ = [
     "TOKEN_NAME_MAX",
@@ -97,11 +97,6 @@ def change_password(user: User, new_password: str) -> None:
     revoke_all_api_tokens(user, by=user)
 
 
-def _require_admin(by: User) -> None:
-    if not can(by, Action.CONFIGURE):
-        raise Forbidden("Only administrators may change groups.")
-
-
 def group_errors(group: AssignmentGroup) -> dict[str, list[str]]:
     """What is wrong with ``group`` beyond its fields (the API and /admin/ both ask)."""
     clash = AssignmentGroup.objects.filter(name__iexact=group.name.strip()).exclude(pk=group.pk)
@@ -123,7 +118,7 @@ def save_group(*, by: User, instance: AssignmentGroup | None = None, **data) -> 
 
     A deactivated group keeps its tickets and members but can no longer be chosen.
     """
-    _require_admin(by)
+    require_configure(by, "groups")
     group = instance or AssignmentGroup()
     for name, value in data.items():
         setattr(group, name, value.strip() if isinstance(value, str) else value)
@@ -143,7 +138,7 @@ def add_group_member(
 
     Only agents work tickets, so only agents (and managers, admins) may be members.
     """
-    _require_admin(by)
+    require_configure(by, "groups")
     errors = member_errors(user)
     if errors:
         raise ValidationError(errors)
@@ -159,6 +154,6 @@ def add_group_member(
 @transaction.atomic
 def remove_group_member(group: AssignmentGroup, user: User, *, by: User) -> bool:
     """Take ``user`` out of ``group``; their assigned tickets stay assigned. Admins only."""
-    _require_admin(by)
+    require_configure(by, "groups")
     deleted, _ = Membership.objects.filter(group=group, user=user).delete()
     return bool(deleted)

@@ -31,6 +31,7 @@ from mainspring.identity.policy import (
     can,
     is_agent,
     require,
+    require_configure,
     writable_fields,
 )
 
@@ -553,11 +554,6 @@ def categories_for(parent: Category | None = None):
 
 
 # -- configuration (admins) ----------------------------------------------------------------
-def _require_admin(by: User) -> None:
-    if not can(by, Action.CONFIGURE):
-        raise Forbidden("Only administrators may change categories and resolution codes.")
-
-
 def category_errors(category: Category) -> dict[str, list[str]]:
     """What is wrong with ``category`` as it stands (the API and /admin/ both ask)."""
     errors: dict[str, list[str]] = {}
@@ -582,7 +578,7 @@ def save_category(*, by: User, instance: Category | None = None, **data: Any) ->
     Two levels only, names unique among siblings (ignoring case); a deactivated one stays
     on the tickets that have it but can no longer be chosen.
     """
-    _require_admin(by)
+    require_configure(by, "categories")
     category = instance or Category()
     for name, value in data.items():
         setattr(category, name, value.strip() if isinstance(value, str) else value)
@@ -600,7 +596,7 @@ def save_resolution_code(
 ) -> ResolutionCode:
     """Create or change a resolution code (admins). The code itself never changes once
     made (resolved tickets and reports refer to it); deactivate it instead."""
-    _require_admin(by)
+    require_configure(by, "resolution codes")
     code = instance or ResolutionCode()
     for name, value in data.items():
         setattr(code, name, value.strip() if isinstance(value, str) else value)

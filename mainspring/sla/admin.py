@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from mainspring.core.admin import ConfiguredByAdmins
 from mainspring.identity.policy import Action, Forbidden, can
 
 from . import services
@@ -40,23 +41,13 @@ KEEP_SNAPSHOT = (
 )
 
 
-class _RecomputeAdmin(admin.ModelAdmin):
+class _RecomputeAdmin(ConfiguredByAdmins, admin.ModelAdmin):
     """Shared by calendars and SLAs: service-layer saves and the recompute action."""
 
     change_form_template = "admin/sla/change_form_recompute.html"
     actions = ["recompute_running_timers"]
     # Which keyword of ``request_recompute`` this admin's objects are.
     target = ""
-
-    # Only administrators (the policy's CONFIGURE) change calendars and SLAs.
-    def has_add_permission(self, request) -> bool:
-        return super().has_add_permission(request) and can(request.user, Action.CONFIGURE)
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return super().has_change_permission(request, obj) and can(request.user, Action.CONFIGURE)
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return super().has_delete_permission(request, obj) and can(request.user, Action.CONFIGURE)
 
     def has_recompute_permission(self, request) -> bool:
         return can(request.user, Action.CONFIGURE)

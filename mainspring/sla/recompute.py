@@ -53,6 +53,7 @@ from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
 from mainspring.core.models import AuditEntry, Channel, Ticket
+from mainspring.identity.policy import require_configure
 
 from . import services
 from .models import (
@@ -137,7 +138,7 @@ def request_recompute(
     running. The job row and its task are written in one transaction (django-tasks-db
     keeps tasks in the same database), so there is never a job without its task.
     """
-    services._require_admin(by)
+    require_configure(by, "calendars and SLAs")
     if (definition is None) == (calendar is None):
         raise ValueError("Recompute either an SLA definition or a calendar.")
     from .tasks import recompute_sla_timers
@@ -173,7 +174,7 @@ def rerun_recompute(*, by, job: SlaRecompute) -> SlaRecompute:
     Raises ``RecomputeNotRestartable`` for a job that finished, ``RecomputePending`` when
     another job for the same SLA or calendar is queued or running.
     """
-    services._require_admin(by)
+    require_configure(by, "calendars and SLAs")
     from .tasks import recompute_sla_timers
 
     with transaction.atomic():

@@ -25,6 +25,7 @@ from mainspring.core.events import TicketEvent, before_create
 from mainspring.core.models import Channel, JournalKind, Ticket
 from mainspring.core.reference_cache import ReferenceCache
 from mainspring.identity.models import AssignmentGroup, Membership
+from mainspring.identity.policy import require_configure
 
 from .calendar import _from_us, _to_us, add_business_us, between_us, spec_for
 from .models import (
@@ -716,17 +717,10 @@ def _ticket_action(timer: SlaTimer, action: dict) -> None:
 
 
 # -- configuration ---------------------------------------------------------------------
-def _require_admin(by) -> None:
-    from mainspring.identity.policy import Action, Forbidden, can
-
-    if not can(by, Action.CONFIGURE):
-        raise Forbidden("Only administrators may change calendars and SLAs.")
-
-
 @transaction.atomic
 def save_calendar(*, by, instance=None, **data: Any):
     """Create or change a business calendar (admins). Running timers keep their snapshot."""
-    _require_admin(by)
+    require_configure(by, "calendars and SLAs")
     calendar = instance or BusinessCalendar()
     for name, value in data.items():
         setattr(calendar, name, value)
@@ -738,7 +732,7 @@ def save_calendar(*, by, instance=None, **data: Any):
 @transaction.atomic
 def save_definition(*, by, instance=None, **data: Any) -> SlaDefinition:
     """Create or change an SLA definition (admins); it applies to timers started later."""
-    _require_admin(by)
+    require_configure(by, "calendars and SLAs")
     definition = instance or SlaDefinition()
     for name, value in data.items():
         setattr(definition, name, value)
