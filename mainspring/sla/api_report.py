@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from mainspring.core.api import reject_unknown
 from mainspring.identity.policy import is_agent
 
+from .calendar import local_to_utc
 from .report import BY_CHOICES, ComplianceReport, compliance, site_time_zone
 
 __all__ = ["SlaReportView", "urlpatterns"]
@@ -45,7 +46,10 @@ def parse_instant(raw: str) -> dt.datetime:
             "Give a date (2026-06-01) or a date and time (2026-06-01T08:00:00Z)."
         )
     if value.tzinfo is None:
-        value = value.replace(tzinfo=site_time_zone())
+        try:  # a time the clocks skip is the jump after it (calendar.local_to_utc)
+            value = local_to_utc(value, site_time_zone())
+        except OverflowError:
+            raise serializers.ValidationError("This date is out of range.") from None
     return value
 
 

@@ -5,6 +5,11 @@ one-off exceptions). For each local date the spec yields the open intervals as U
 instants (integer microseconds since the epoch), cached per date, so a deadline costs a
 handful of dictionary lookups. Local times are converted with zoneinfo, so a working day
 on a DST change is as long as the wall clock says (a 24×7 day then has 23 or 25 hours).
+
+A local time the clocks skip (02:30 on a spring-forward night in New York) is placed at
+the first instant that exists after it, the moment the clocks jump (03:00 new time); a
+local time they show twice (01:30 on the autumn night) is its first occurrence
+(``local_instant``).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from itertools import pairwise
 from typing import Any
@@ -22,6 +27,8 @@ __all__ = [
     "CalendarSpec",
     "add_business_time",
     "business_seconds_between",
+    "local_instant",
+    "local_to_utc",
     "parse_clock",
     "spec_for",
 ]
@@ -74,6 +81,38 @@ def _to_us(dt: datetime) -> int:
 
 def _from_us(us: int) -> datetime:
     return _EPOCH + timedelta(microseconds=us)
+
+
+def local_instant(wall: datetime, tz: tzinfo) -> int:
+    """The UTC instant (µs since the epoch) of the naive local time ``wall`` in ``tz``.
+
+    A time the clocks skip (in a spring-forward gap) becomes the first instant after the
+    gap, when the clocks jump; a time they show twice (autumn) its first occurrence.
+    zoneinfo alone would read a skipped time with the offset before the jump, up to the
+    gap's length late (02:30 in New York would become 03:30 EDT instead of 03:00).
+    """
+    first = wall.replace(tzinfo=tz, fold=0)  # PEP 495: fold=0 is the first occurrence
+    before, after = first.utcoffset(), first.replace(fold=1).utcoffset()
+    if before is None or after is None or before >= after:
+        return _to_us(first)  # exists, once (equal offsets) or twice (autumn: before > after)
+    # In a gap: read with the offset after the jump it is before the jump, with the one
+    # before it is after; the jump (to whole seconds, as tzdata has it) lies in between.
+    lo = _to_us(first.replace(fold=1)) // _US
+    hi = _to_us(first) // _US
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _from_us(mid * _US).astimezone(tz).utcoffset() == after:
+            hi = mid
+        else:
+            lo = mid
+    return hi * _US
+
+
+def local_to_utc(wall: datetime, tz: tzinfo) -> datetime:
+    """``local_instant`` as an aware UTC datetime (naive ``wall``; an aware one is kept)."""
+    if wall.tzinfo is not None:
+        return wall.astimezone(UTC)
+    return _from_us(local_instant(wall, tz))
 
 
 @dataclass(eq=False)
@@ -141,8 +180,8 @@ class CalendarSpec:
     def _instant(self, day: date, seconds: int) -> int:
         if seconds >= DAY:
             day, seconds = day + timedelta(days=1), seconds - DAY
-        local = datetime.combine(day, time(seconds // 3600, seconds % 3600 // 60), self.tz)
-        return _to_us(local)
+        wall = datetime.combine(day, time(seconds // 3600, seconds % 3600 // 60))
+        return local_instant(wall, self.tz)
 
     def local_date(self, us: int) -> date:
         return _from_us(us).astimezone(self.tz).date()

@@ -9,6 +9,7 @@ from django import forms
 
 from mainspring.incidents.forms import AccessibleForm
 
+from .calendar import local_to_utc
 from .report import BY_CHOICES, site_time_zone
 
 DEFAULT_DAYS = 30
@@ -57,9 +58,19 @@ class ReportForm(AccessibleForm):
         """``[start, end)``: midnight of ``from`` to midnight after ``to``, site time zone."""
         tz = site_time_zone()
         data = self.cleaned_data
-        start = dt.datetime.combine(data["from"], dt.time(), tzinfo=tz)
+        start = _midnight(data["from"], tz)
         try:
-            end = dt.datetime.combine(data["to"] + dt.timedelta(days=1), dt.time(), tzinfo=tz)
+            end = _midnight(data["to"] + dt.timedelta(days=1), tz)
         except OverflowError:
             end = dt.datetime.max.replace(tzinfo=tz)
         return start, end
+
+
+def _midnight(day: dt.date, tz: dt.tzinfo) -> dt.datetime:
+    """Midnight starting ``day`` in ``tz``, read as ``calendar.local_to_utc`` reads local
+    times (where the clocks skip midnight, the day starts at the jump)."""
+    wall = dt.datetime.combine(day, dt.time())
+    try:
+        return local_to_utc(wall, tz)
+    except OverflowError:  # beyond year 1 or 9999 in UTC: compliance() refuses it
+        return wall.replace(tzinfo=tz)

@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, F, Q, QuerySet, Sum, Value
 from django.utils import dateformat
 
+from .calendar import local_to_utc
 from .models import SlaDefinition, SlaTimer, Target, TimerState
 
 __all__ = [
@@ -134,7 +135,7 @@ def _aware(value: dt.datetime, name: str) -> dt.datetime:
     """``value`` in UTC; a naive value is read in the site time zone."""
     try:
         if value.tzinfo is None:
-            value = value.replace(tzinfo=site_time_zone())
+            return local_to_utc(value, site_time_zone())
         return value.astimezone(dt.UTC)
     except (OverflowError, ValueError) as exc:
         raise ValidationError({name: ["This date is out of range."]}) from exc
@@ -221,12 +222,12 @@ def _months(
     out = []
     while True:
         try:
-            lo = dt.datetime.combine(month, dt.time(), tzinfo=tz).astimezone(dt.UTC)
+            lo = local_to_utc(dt.datetime.combine(month, dt.time()), tz)
         except OverflowError:
             lo = start
         try:
             following = (month + dt.timedelta(days=32)).replace(day=1)
-            hi = dt.datetime.combine(following, dt.time(), tzinfo=tz).astimezone(dt.UTC)
+            hi = local_to_utc(dt.datetime.combine(following, dt.time()), tz)
         except OverflowError:  # the last month of year 9999
             following, hi = month, end
         out.append((month, max(lo, start), min(hi, end)))

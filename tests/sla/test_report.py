@@ -314,14 +314,27 @@ def test_page_bad_input_keeps_it_with_a_field_error(client, agent, params, field
         assert f'value="{params[field]}"' in page
 
 
-def test_page_survives_extreme_dates(client, agent, settings):
-    settings.TIME_ZONE = "America/New_York"
+@pytest.mark.parametrize("tz", ["America/New_York", "Asia/Tokyo"])
+def test_page_survives_extreme_dates(client, agent, settings, tz):
+    settings.TIME_ZONE = tz
     client.force_login(agent)
     for params in (
         {"from": "9999-12-30", "to": "9999-12-31"},
         {"from": "0001-01-01", "to": "0001-01-02"},
     ):
         assert client.get(REPORT, params).status_code in (200, 400)
+
+
+def test_a_period_boundary_the_clocks_skip_is_the_jump(api_for, agent, settings):
+    """The calendar's DST rule holds for the period too: 02:30 on 14 March 2027 does not
+    exist in New York; the period starts when the clocks jump, 03:00 EDT (07:00Z)."""
+    settings.TIME_ZONE = "America/New_York"
+    response = api_for(agent).get(API, {"start": "2027-03-14T02:30", "end": "2027-11-07T01:30"})
+    assert response.status_code == 200, response.json()
+    start = dt.datetime.fromisoformat(response.json()["start"])
+    end = dt.datetime.fromisoformat(response.json()["end"])
+    assert start == dt.datetime(2027, 3, 14, 7, tzinfo=dt.UTC)
+    assert end == dt.datetime(2027, 11, 7, 5, 30, tzinfo=dt.UTC)  # first 01:30 (EDT)
 
 
 def test_requesters_get_404_and_anonymous_the_login(client, requester, worked):
