@@ -21,7 +21,10 @@ definition, or of every definition that now uses the calendar:
    * a threshold the timer has already passed under the new settings is not fired
      here: its ``next_threshold_at`` becomes due (now) and the next sweep fires it;
    * a breached timer stays breached (its deadline stays the breach time), even if
-     the new duration would leave it time;
+     the new duration would leave it time; so does one whose old budget ran out before
+     now though no sweep had noticed (breached when it ran out);
+   * a timer that the new duration leaves no time is breached now, when the new
+     duration applies (its thresholds still fire on the next sweep);
    * the pause is re-evaluated against the new pause states with the ticket's current
      state: a timer whose ticket is now in a pause state pauses, one whose ticket no
      longer is runs again from now.
@@ -101,6 +104,7 @@ _SAVED_FIELDS = [
     "at_risk_at",
     "next_percent",
     "next_threshold_at",
+    "breached_at",
 ]
 
 
@@ -430,9 +434,14 @@ def recompute_timer(
     }
     if all(getattr(timer, name) == value for name, value in snapshot.items()):
         return False
-    services._bank(timer, now)  # time so far, measured on the old calendar
+    # Time so far, measured on the old calendar; a budget that ran out under the old
+    # snapshot is recorded as breached at that instant.
+    services._bank(timer, now)
     for name, value in snapshot.items():
         setattr(timer, name, value)
+    if services._spent(timer):
+        # The new, shorter budget is used up already: it runs out now, when it applies.
+        services._breach(timer, now)
     percents = sorted(t["percent"] for t in timer.thresholds)
     timer.next_percent = next((p for p in percents if p not in fired), None)
     if ticket_state in timer.pause_states:

@@ -79,10 +79,36 @@ def remaining_seconds(timer: SlaTimer, now: datetime | None = None) -> int:
     return timer.duration_seconds - (elapsed_us(timer, now) + _US - 1) // _US
 
 
+def _spent(timer: SlaTimer) -> bool:
+    """Whether the banked time has used up the budget (reaching it exactly is a breach)."""
+    return timer.banked_us >= timer.duration_seconds * _US
+
+
 def _bank(timer: SlaTimer, now: datetime) -> None:
-    if timer.running_since is not None:
-        timer.banked_us = elapsed_us(timer, now)
-        timer.running_since = None
+    """Stop the clock at ``now``, adding the business time since it last ran.
+
+    If the budget ran out while it ran, the breach is recorded here, at the instant it
+    ran out, whether or not the sweep has noticed yet: a pause, a stop or a recompute
+    after that instant must not move the breach to when the clock runs again.
+    """
+    if timer.running_since is None:
+        return
+    spec = spec_for(timer.calendar_config)
+    start = _to_us(timer.running_since)
+    before = timer.banked_us
+    timer.banked_us = before + between_us(spec, start, _to_us(now))
+    timer.running_since = None
+    if timer.breached_at is None and _spent(timer):
+        left = max(timer.duration_seconds * _US - before, 0)
+        _breach(timer, _from_us(add_business_us(spec, start, left)))
+
+
+def _breach(timer: SlaTimer, at: datetime) -> None:
+    """Record that the budget ran out at ``at`` (once; the first record stands)."""
+    if timer.breached_at is None:
+        timer.breached_at = at
+        if timer.state != TimerState.CANCELLED:
+            timer.state = TimerState.BREACHED
 
 
 def _threshold_us(timer: SlaTimer, percent: int) -> int:
@@ -108,6 +134,7 @@ def _schedule(timer: SlaTimer) -> None:
 def _schedule_running(timer: SlaTimer) -> None:
     spec = spec_for(timer.calendar_config)
     start = _to_us(timer.running_since)
+    due = []
     if timer.breached_at is not None:
         timer.breach_at = timer.at_risk_at = timer.breached_at
     else:
@@ -115,11 +142,13 @@ def _schedule_running(timer: SlaTimer) -> None:
         timer.breach_at = _from_us(add_business_us(spec, start, left))
         risk = max(_threshold_us(timer, AT_RISK_PERCENT) - timer.banked_us, 0)
         timer.at_risk_at = _from_us(add_business_us(spec, start, risk))
-    if timer.next_percent is None:
-        timer.next_threshold_at = None
-    else:
+        # The sweep records the breach at its instant even with no 100 % threshold.
+        due.append(timer.breach_at)
+    if timer.next_percent is not None:
         need = max(_threshold_us(timer, timer.next_percent) - timer.banked_us, 0)
-        timer.next_threshold_at = _from_us(add_business_us(spec, start, need))
+        due.append(_from_us(add_business_us(spec, start, need)))
+    # The next moment the sweep has work: the next threshold, or the breach to record.
+    timer.next_threshold_at = min(due, default=None)
 
 
 def _percents(timer: SlaTimer) -> list[int]:
@@ -145,10 +174,13 @@ def _stop(timer: SlaTimer, now: datetime, *, cancel: bool = False) -> None:
     timer.next_threshold_at = None
     if cancel:
         timer.state = TimerState.CANCELLED
-    elif timer.breached_at is not None or timer.banked_us > timer.duration_seconds * _US:
+    elif timer.breached_at is not None:
         timer.state = TimerState.BREACHED
-        if timer.breached_at is None:
-            timer.breached_at = timer.breach_at or now
+    elif _spent(timer):
+        # Spent but not recorded: only a timer held before breaches were recorded at the
+        # hold (migration 0005 found no hold in its audit trail). When it ran out is not
+        # known; it is recorded now, when it is noticed.
+        _breach(timer, now)
     else:
         timer.state = TimerState.MET
 
@@ -522,22 +554,7 @@ def _fire_batch(timers: list[SlaTimer], now: datetime) -> int:
         return 0
     firings: list[_Firing] = []
     for timer in timers:
-        by_percent = {t["percent"]: t.get("actions") or [] for t in timer.thresholds}
-        percents = _percents(timer)
-        while (
-            timer.next_percent is not None
-            and timer.next_threshold_at is not None
-            and timer.next_threshold_at <= now
-        ):
-            percent = timer.next_percent
-            at = timer.next_threshold_at
-            firings.append((timer, percent, by_percent.get(percent, []), timer.breach_at))
-            if percent >= 100 and timer.breached_at is None:
-                timer.breached_at = at
-                timer.state = TimerState.BREACHED
-            later = [p for p in percents if p > percent]
-            timer.next_percent = later[0] if later else None
-            _schedule(timer)
+        firings.extend(_advance(timer, now))
     firings = _record(firings, now)
     deferred = _act(firings)
     _save_fired(timers)
@@ -546,6 +563,35 @@ def _fire_batch(timers: list[SlaTimer], now: datetime) -> int:
     for action, timer in deferred:
         _ticket_action(timer, action)
     return len(firings)
+
+
+def _advance(timer: SlaTimer, now: datetime) -> list[_Firing]:
+    """Bring a running ``timer`` up to ``now`` in memory: record a breach that is due
+    and pass the thresholds that are due, in order; returns those thresholds.
+
+    The breach is recorded at the instant the budget ran out (``breach_at``), however
+    late the sweep comes, and whatever thresholds there are.
+    """
+    if timer.running_since is None or timer.stopped_at is not None:
+        _schedule(timer)  # a stale row (paused or stopped since): not due again
+        return []
+    if timer.breached_at is None and timer.breach_at is not None and timer.breach_at <= now:
+        _breach(timer, timer.breach_at)
+        _schedule(timer)
+    by_percent = {t["percent"]: t.get("actions") or [] for t in timer.thresholds}
+    percents = _percents(timer)
+    firings: list[_Firing] = []
+    while (
+        timer.next_percent is not None
+        and timer.next_threshold_at is not None
+        and timer.next_threshold_at <= now
+    ):
+        percent = timer.next_percent
+        firings.append((timer, percent, by_percent.get(percent, []), timer.breach_at))
+        later = [p for p in percents if p > percent]
+        timer.next_percent = later[0] if later else None
+        _schedule(timer)
+    return firings
 
 
 def _record(firings: list[_Firing], now: datetime) -> list[_Firing]:

@@ -97,8 +97,9 @@ def test_shorter_duration_fires_passed_thresholds_on_next_sweep_once(
     recompute_now(run_tasks, admin, definition=sla)
 
     timer = timer_of(incident)
-    # 46 of 40 minutes used: past 90 % and 100 %, but nothing fires inline.
-    assert timer.state == "in_progress" and timer.breached_at is None
+    # 46 of 40 minutes used: the new budget runs out as it applies (breached now), but
+    # no threshold fires inline.
+    assert timer.state == "breached" and timer.breached_at == T0 + 46 * MIN
     assert timer.next_percent == 90
     assert timer.next_threshold_at == T0 + 46 * MIN  # due: the next sweep fires it
     assert timer.breach_at == T0 + 46 * MIN
