@@ -8,8 +8,8 @@ import pytest
 from django.core import mail
 from django.db import transaction
 from django.utils import timezone
-from django_tasks_db.models import DBTaskResult
 
+from mainspring.core.models import BackgroundTask
 from mainspring.core.services import add_journal_entry
 from mainspring.identity.models import Role
 from mainspring.incidents import services
@@ -61,13 +61,13 @@ def test_rollback_enqueues_nothing(requester, agent):
     with pytest.raises(RuntimeError), transaction.atomic():
         make_incident(by=agent, requester=requester)
         # The request writes one task; the worker writes the deliveries.
-        (task,) = DBTaskResult.objects.all()
+        (task,) = BackgroundTask.objects.all()
         assert task.task_path.endswith("write_event_deliveries")
         assert Delivery.objects.count() == 0
         raise RuntimeError("the service failed after publishing")
 
     assert Delivery.objects.count() == 0
-    assert DBTaskResult.objects.count() == 0
+    assert BackgroundTask.objects.count() == 0
 
 
 def test_running_the_task_twice_sends_once(requester, agent, run_tasks):
@@ -158,7 +158,7 @@ def test_stalled_delivery_is_requeued_and_sent(requester, agent, run_tasks):
         claimed_at=timezone.now() - timedelta(hours=1),
         attempts=1,
     )
-    DBTaskResult.objects.all().delete()
+    BackgroundTask.objects.all().delete()
 
     assert requeue_stalled() == 1
     assert requeue_stalled() == 0  # claimed by the first sweep
@@ -202,7 +202,7 @@ def test_one_task_row_per_change_whatever_the_recipients(
 ):
     make_incident(by=agent, requester=requester, assignment_group=service_desk)
     # created (the requester's receipt) and assigned (two agents of the group): one row
-    assert DBTaskResult.objects.count() == 1
+    assert BackgroundTask.objects.count() == 1
     run_tasks()
     assert {d.event for d in Delivery.objects.all()} == {"created", "assigned"}
     assert Delivery.objects.count() == 3
