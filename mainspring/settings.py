@@ -288,6 +288,7 @@ SPECTACULAR_SETTINGS = {
         "LinkKindEnum": "mainspring.core.models.LinkKind",
         "ArticleKindEnum": "mainspring.knowledge.models.ArticleKind",
         "NewJournalKindEnum": ["comment", "work_note"],
+        "TaskStatusEnum": "mainspring.core.models.TaskStatus",
     },
 }
 

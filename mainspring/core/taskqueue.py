@@ -25,6 +25,8 @@ committed and before the row said so): every task must be idempotent.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 import random
 import threading
@@ -34,6 +36,7 @@ from datetime import datetime, timedelta
 from traceback import format_exception
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.db import connection, connections, transaction
@@ -56,6 +59,7 @@ __all__ = [
     "current_task_id",
     "dead_count",
     "enqueue_many",
+    "known_tasks",
     "prune_done",
     "reclaim_expired",
     "retry_delay",
@@ -179,6 +183,18 @@ class DatabaseBackend(BaseTaskBackend):
         except (BackgroundTask.DoesNotExist, ValueError, TypeError) as exc:
             raise TaskResultDoesNotExist(result_id) from exc
         return to_result(row)
+
+
+def known_tasks() -> list[str]:
+    """The dotted paths of every task in the installed apps' ``tasks`` modules."""
+    paths = set()
+    for app in apps.get_app_configs():
+        name = f"{app.name}.tasks"
+        if importlib.util.find_spec(name) is None:
+            continue
+        module = importlib.import_module(name)
+        paths.update(v.module_path for v in vars(module).values() if isinstance(v, Task))
+    return sorted(paths)
 
 
 def enqueue_many(task: Task, calls: Iterable[tuple[Sequence, Mapping]]) -> list[TaskResult]:
