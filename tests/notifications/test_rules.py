@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.core import mail
 from django.db import transaction
 from django.utils import timezone
 
+from mainspring.core import taskqueue
 from mainspring.core.models import BackgroundTask
 from mainspring.core.services import add_journal_entry
 from mainspring.identity.models import Role
@@ -146,6 +148,36 @@ def test_suppressed_changes_queue_nothing(requester, agent, run_tasks):
     run_tasks()
     assert Delivery.objects.count() == 0
     assert mail.outbox == []
+
+
+def test_a_send_task_run_again_takes_back_the_delivery_its_dead_worker_claimed(
+    requester, agent, run_tasks, settings
+):
+    settings.TASK_LEASE_SECONDS = 60
+    make_incident(by=agent, requester=requester)
+    run_tasks(1)  # the delivery is written and its send task queued
+    delivery = Delivery.objects.get()
+    # The send task's first attempt claims the delivery, then its worker is killed
+    # (between the SMTP server's "250" and the ledger's "sent", say).
+    first = taskqueue.claim("doomed")
+    assert first.task_path == send_delivery.module_path
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=DeliveryStatus.SENDING,
+        claimed_at=timezone.now(),
+        claimed_by=f"task:{first.pk}",
+        attempts=1,
+    )
+    duplicate = send_delivery.enqueue(delivery.key)  # as a replayed write would add
+
+    with time_machine.travel(timezone.now() + timedelta(seconds=61), tick=False):
+        assert run_tasks() == 2  # the lease ran out: the task runs again, and the duplicate
+
+    results = dict(BackgroundTask.objects.filter(status="done").values_list("pk", "return_value"))
+    assert results[int(duplicate.id)] == "not due or already handled"  # not its claim
+    assert results[first.pk] == "sent"  # its own claim: taken back at once
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.SENT, 2)
+    assert len(mail.outbox) == 1
 
 
 def test_stalled_delivery_is_requeued_and_sent(requester, agent, run_tasks):
