@@ -295,7 +295,9 @@ class LeaseKeeper(threading.Thread):
 
     def stop(self) -> None:
         self.done.set()
-        self.join(timeout=lease_seconds())
+        # A beat stuck waiting for SQLite's lock must not hold up the worker; a late
+        # beat is harmless (fenced on a row that is no longer running).
+        self.join(timeout=5)
 
 
 def _jsonable(value: Any) -> Any:
