@@ -191,7 +191,7 @@ def _restore(saved: list[tuple], marks: dict) -> None:
         cur.execute("DELETE FROM notifications_delivery WHERE id > %s", [marks["delivery"]])
         cur.execute("DELETE FROM core_journalentry WHERE id > %s", [marks["journal"]])
         cur.execute(
-            "DELETE FROM django_tasks_database_dbtaskresult WHERE enqueued_at >= %s",
+            "DELETE FROM core_backgroundtask WHERE enqueued_at >= %s",
             [marks["tasks"]],
         )
 
@@ -201,7 +201,7 @@ def _restore(saved: list[tuple], marks: dict) -> None:
 WRITTEN = ["sla_slatimer", "sla_slaescalation"]
 WRITTEN_SMALL = [
     "notifications_delivery",
-    "django_tasks_database_dbtaskresult",
+    "core_backgroundtask",
     "core_journalentry",
 ]
 
@@ -248,8 +248,7 @@ def sweep_due(now, iterations: int, due: int, seed: int, warmup: int = 3) -> dic
                     [marks["delivery"]],
                 ),
                 "tasks": scalar(
-                    "SELECT count(*) FROM django_tasks_database_dbtaskresult "
-                    "WHERE enqueued_at >= %s",
+                    "SELECT count(*) FROM core_backgroundtask WHERE enqueued_at >= %s",
                     [marks["tasks"]],
                 ),
                 "work_notes": scalar(

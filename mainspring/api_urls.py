@@ -3,6 +3,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
+from mainspring.core import api_tasks
 from mainspring.core.api_tickets import AttachmentDownloadView
 from mainspring.identity import api as identity_api
 from mainspring.incidents import api as incident_api
@@ -15,6 +16,7 @@ incident_api.register(router)
 identity_api.register(router)
 knowledge_api.register(router)
 sla_api.register(router)
+api_tasks.register(router)
 
 urlpatterns = [
     path("auth/token/", identity_api.ObtainTokenView.as_view(), name="api-token"),

@@ -1,8 +1,9 @@
-"""The ``mainspring`` command: ``serve``, ``worker``, ``demo`` and every Django command.
+"""The ``mainspring`` command: ``serve``, ``worker``, ``tasks``, ``demo`` and every Django command.
 
 ``mainspring serve`` migrates, then runs gunicorn with one in-process task worker (the
 embedded default); ``mainspring worker`` runs a standalone worker (as many as you like,
-against PostgreSQL). Anything else is passed to Django (``mainspring migrate``,
+against PostgreSQL); ``mainspring tasks`` lists dead background tasks and runs them
+again. Anything else is passed to Django (``mainspring migrate``,
 ``mainspring createsuperuser``).
 """
 
@@ -21,6 +22,8 @@ def main(argv: list[str] | None = None) -> None:
         argv[1] = "mainspring_serve"
     elif len(argv) > 1 and argv[1] == "worker":
         argv[1] = "mainspring_worker"
+    elif len(argv) > 1 and argv[1] == "tasks":
+        argv[1] = "mainspring_tasks"
     execute_from_command_line(argv)
 
 

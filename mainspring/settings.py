@@ -80,7 +80,6 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "django_tasks",
-    "django_tasks_db",
     "axes",
     "mainspring.core",
     "mainspring.identity",
@@ -230,10 +229,19 @@ DEFAULT_FROM_EMAIL = env("EMAIL_FROM", "Mainspring Service Desk <servicedesk@loc
 # --- Background work ------------------------------------------------------------------
 TASKS = {
     "default": {
-        "BACKEND": env("TASK_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "BACKEND": env("TASK_BACKEND", "mainspring.core.taskqueue.DatabaseBackend"),
         "QUEUES": ["default"],
     }
 }
+# The task runner (core.taskqueue): a worker's lease on the task it runs (renewed every
+# third of it; a dead worker's task runs again once it lapses), tries per task before it
+# is dead-lettered, the retry backoff (base × 2^n, capped, ±20 %), and how long done
+# tasks are kept (dead ones are kept until run again or deleted).
+TASK_LEASE_SECONDS = env_int("TASK_LEASE_SECONDS", 60)
+TASK_MAX_ATTEMPTS = env_int("TASK_MAX_ATTEMPTS", 8)
+TASK_RETRY_BASE_SECONDS = env_int("TASK_RETRY_BASE_SECONDS", 30)
+TASK_RETRY_MAX_SECONDS = env_int("TASK_RETRY_MAX_SECONDS", 3600)
+TASK_KEEP_DONE_DAYS = env_int("TASK_KEEP_DONE_DAYS", 7)
 WORKER_HEARTBEAT_STALE_SECONDS = env_int("WORKER_STALE_SECONDS", 120)
 INCIDENT_AUTO_CLOSE_DAYS = env_int("INCIDENT_AUTO_CLOSE_DAYS", 7)
 # Send attempts per notification e-mail before it is dead-lettered (notifications).
@@ -280,6 +288,7 @@ SPECTACULAR_SETTINGS = {
         "LinkKindEnum": "mainspring.core.models.LinkKind",
         "ArticleKindEnum": "mainspring.knowledge.models.ArticleKind",
         "NewJournalKindEnum": ["comment", "work_note"],
+        "TaskStatusEnum": "mainspring.core.models.TaskStatus",
     },
 }
 
@@ -291,7 +300,5 @@ LOGGING = {
     "loggers": {
         "django.request": {"level": "ERROR"},
         "axes": {"level": "WARNING"},
-        # The database worker logs every idle poll at INFO; task runs stay visible.
-        "django_tasks_db": {"level": "WARNING"},
     },
 }

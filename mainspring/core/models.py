@@ -335,6 +335,76 @@ class PeriodicRun(models.Model):
     last_run_at = models.DateTimeField(null=True, blank=True)
 
 
+class TaskStatus(models.TextChoices):
+    READY = "ready", "Ready"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    DEAD = "dead", "Dead (gave up)"
+
+
+class BackgroundTask(models.Model):
+    """One queued run of a background task (``core.taskqueue``): the outbox of side effects.
+
+    Written in the same transaction as the change that called for it. A worker claims it
+    (``running``, ``attempts`` + 1, a lease it keeps renewing); it ends ``done``, or
+    ``dead`` with the attempts and the last error once retries are used up. A worker that
+    dies leaves its lease to expire and the row is run again. ``done`` rows are pruned
+    after ``TASK_KEEP_DONE_DAYS``; ``dead`` ones stay until an admin runs them again.
+    """
+
+    task_path = models.CharField(max_length=255)
+    args = models.JSONField(default=list)
+    kwargs = models.JSONField(default=dict)
+    queue_name = models.CharField(max_length=32, default="default")
+    priority = models.SmallIntegerField(default=0)
+    status = models.CharField(max_length=8, choices=TaskStatus.choices, default=TaskStatus.READY)
+    enqueued_at = models.DateTimeField(default=timezone.now)
+    run_after = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # The lease: who runs it and until when, unless the worker renews it.
+    worker_id = models.CharField(max_length=64, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Every worker that took it, oldest first (the last few): a task that keeps
+    # killing workers shows it here.
+    worker_ids = models.JSONField(default=list)
+    last_error = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    return_value = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The claim: due ready rows, highest priority first, then oldest.
+            models.Index(
+                models.F("priority").desc(),
+                "run_after",
+                "id",
+                name="task_claim_idx",
+                condition=models.Q(status="ready"),
+            ),
+            # Reclaiming the rows of dead workers.
+            models.Index(
+                fields=["lease_expires_at"],
+                name="task_lease_idx",
+                condition=models.Q(status="running"),
+            ),
+            # Lists by status, newest first (the dead-letter list), and capped counts.
+            models.Index(fields=["status", "id"], name="task_status_idx"),
+            # Pruning old done rows.
+            models.Index(
+                fields=["finished_at"], name="task_done_idx", condition=models.Q(status="done")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} #{self.pk} ({self.status})"
+
+    @property
+    def task_name(self) -> str:
+        return self.task_path.rsplit(".", 1)[-1]
+
+
 class SavedView(models.Model):
     """An agent's saved queue filter (the query string of the queue page)."""
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django_tasks import task
 
-from . import services
+from . import services, taskqueue
 from .periodic import periodic
 
 
@@ -15,3 +15,10 @@ from .periodic import periodic
 def forget_stale_presence() -> int:
     """Drop "who has this ticket open" rows that no page refreshed for an hour."""
     return services.forget_stale_presence()
+
+
+@periodic(every=timedelta(hours=1))
+@task()
+def prune_finished_tasks() -> int:
+    """Delete done task rows older than TASK_KEEP_DONE_DAYS (dead ones are kept)."""
+    return taskqueue.prune_done()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 from django.conf import settings
@@ -24,6 +25,7 @@ from django.views.decorators.http import require_GET
 from mainspring.identity.policy import Action, NotVisible, is_agent, require, visible_tickets
 
 from .models import Attachment, WorkerHeartbeat
+from .taskqueue import dead_count
 
 KIND_ROUTES = {"incident": "incidents:detail"}
 
@@ -75,9 +77,11 @@ def readyz(request: HttpRequest) -> JsonResponse:
         seen = False
     checks["worker"] = "ok" if seen else "no worker seen recently"
     ok = ok and seen
-    return JsonResponse(
-        {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
-    )
+    body: dict = {"status": "ok" if ok else "unavailable", "checks": checks}
+    # Dead-lettered tasks need an admin, not a restart: reported, never "not ready".
+    with contextlib.suppress(Exception):
+        body["dead_tasks"] = dead_count(cap=1000)
+    return JsonResponse(body, status=200 if ok else 503)
 
 
 @login_required

@@ -1,10 +1,11 @@
 """The background worker: runs queued tasks, enqueues periodic jobs, reports heartbeats.
 
-Tasks are rows written by django-tasks-db in the same transaction as the change that
-caused them; this loop claims and runs them (``select_for_update(skip_locked=True)``
-inside django-tasks-db, in an exclusive transaction on SQLite), so any number of
-workers can share one database and no task runs on two of them. A task that raises is
-marked failed by django-tasks-db and the loop goes on.
+Tasks are ``core.BackgroundTask`` rows written in the same transaction as the change
+that caused them (``core.taskqueue``). This loop reclaims the rows of workers that died
+(their lease expired), claims due rows one at a time and runs them, renewing the lease
+from a second thread while a task runs. Any number of workers can share one database
+and no task runs on two of them at once. A task that raises is retried with backoff, or
+dead-lettered; a dropped database connection is closed and the loop goes on.
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ from datetime import timedelta
 from django.db import close_old_connections, connections
 from django.utils import timezone
 from django.utils.crypto import get_random_string
-from django_tasks_db.management.commands import db_worker
-from django_tasks_db.management.commands.db_worker import Worker
 
+from . import taskqueue
 from .models import WorkerHeartbeat
 from .periodic import enqueue_due_jobs
 
@@ -33,40 +33,36 @@ __all__ = ["BackgroundWorker", "run_pending_tasks"]
 def close_stale_connections() -> None:
     """``close_old_connections``, except inside a transaction the caller holds open.
 
-    django-tasks-db calls it between tasks. A worker never runs inside a transaction,
-    but ``run_pending_tasks`` in a test (or a shell) does, and closing there would
-    throw away the caller's uncommitted work.
+    A worker never runs inside a transaction, but ``run_pending_tasks`` in a test (or a
+    shell) does, and closing there would throw away the caller's uncommitted work.
     """
     if any(conn.in_atomic_block for conn in connections.all(initialized_only=True)):
         return
     close_old_connections()
 
 
-# The db_worker module looks the function up at call time, so this reaches its loop.
-db_worker.close_old_connections = close_stale_connections
-
-
-def _task_worker(max_tasks: int | None, worker_id: str) -> Worker:
-    return Worker(
-        queue_names=["*"],
-        interval=0,
-        batch=True,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=max_tasks,
-        worker_id=worker_id[:64],
-        excluded_queue_names=[],
-    )
+def _in_atomic_block() -> bool:
+    return any(conn.in_atomic_block for conn in connections.all(initialized_only=True))
 
 
 def run_pending_tasks(max_tasks: int | None = None, worker_id: str = "inline") -> int:
     """Run the tasks that are due until none is left (tests and ``worker --batch``).
 
-    Returns how many ran. Tasks deferred to a later ``run_after`` (retries) wait.
+    Returns how many ran. Tasks deferred to a later ``run_after`` (retries) wait. Inside
+    a transaction the caller holds (a test), no lease thread runs: another connection
+    could not see the uncommitted rows anyway.
     """
-    worker = _task_worker(max_tasks, worker_id)
-    worker.run()
-    return worker._run_tasks
+    taskqueue.reclaim_expired()
+    keep_lease = not _in_atomic_block()
+    ran = 0
+    while max_tasks is None or ran < max_tasks:
+        row = taskqueue.claim(worker_id)
+        if row is None:
+            break
+        taskqueue.run(row, keep_lease=keep_lease)
+        ran += 1
+        close_stale_connections()
+    return ran
 
 
 class BackgroundWorker:
@@ -78,12 +74,17 @@ class BackgroundWorker:
 
     def __init__(self, interval: float = 1.0, worker_id: str | None = None):
         self.interval = interval
-        self.worker_id = worker_id or f"{socket.gethostname()[:40]}-{get_random_string(8)}"
+        self.worker_id = (worker_id or f"{socket.gethostname()[:40]}-{get_random_string(8)}")[:64]
         self.stop_event = threading.Event()
         self._last_heartbeat = float("-inf")
         self._last_schedule = float("-inf")
-        self._current: Worker | None = None
+        self._last_reclaim = float("-inf")
         self._thread: threading.Thread | None = None
+
+    @property
+    def reclaim_every(self) -> float:
+        # Often enough that a dead worker's task waits little longer than its lease.
+        return max(0.5, min(5.0, taskqueue.lease_seconds() / 2))
 
     def heartbeat(self) -> None:
         now = timezone.now()
@@ -95,7 +96,7 @@ class BackgroundWorker:
         WorkerHeartbeat.objects.filter(seen_at__lt=now - timedelta(days=1)).delete()
 
     def tick(self) -> int:
-        """One round: heartbeat and schedule when due, then run what is queued."""
+        """One round: heartbeat, schedule and reclaim when due, then run what is queued."""
         now = time.monotonic()
         if now - self._last_heartbeat >= self.heartbeat_every:
             self.heartbeat()
@@ -103,14 +104,18 @@ class BackgroundWorker:
         if now - self._last_schedule >= self.schedule_every:
             enqueue_due_jobs()
             self._last_schedule = now
-        if self.stop_event.is_set():
-            return 0
-        self._current = _task_worker(self.tasks_per_tick, self.worker_id)
-        try:
-            self._current.run()
-            return self._current._run_tasks
-        finally:
-            self._current = None
+        if now - self._last_reclaim >= self.reclaim_every:
+            taskqueue.reclaim_expired()
+            self._last_reclaim = now
+        ran = 0
+        while ran < self.tasks_per_tick and not self.stop_event.is_set():
+            row = taskqueue.claim(self.worker_id)
+            if row is None:
+                break
+            taskqueue.run(row)
+            ran += 1
+            close_stale_connections()
+        return ran
 
     def run(self) -> None:
         log.info("Worker %s started", self.worker_id)
@@ -143,10 +148,6 @@ class BackgroundWorker:
     def stop(self, timeout: float | None = None) -> None:
         """Finish the task in hand, then stop (and wait for the thread, if any)."""
         self.stop_event.set()
-        current = self._current
-        if current is not None:
-            # django-tasks-db checks this flag between tasks.
-            current.running = False
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 

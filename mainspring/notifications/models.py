@@ -48,6 +48,9 @@ class Delivery(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Which background task run claimed it ("task:<id>"): a re-run of that same task
+    # (its worker died mid-send) may take it back at once (services.deliver).
+    claimed_by = models.CharField(max_length=40, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 

@@ -43,6 +43,7 @@ from django.utils import timezone
 
 from mainspring.core.events import TicketEvent
 from mainspring.core.models import JournalEntry, JournalKind, Ticket
+from mainspring.core.taskqueue import current_task_id, enqueue_many
 from mainspring.identity.models import Membership, User
 from mainspring.identity.policy import Action, can, is_agent
 
@@ -379,12 +380,23 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def deliver(key: str, *, now: datetime | None = None) -> str:
-    """Send one delivery if it is due and nobody else has it. Returns what happened."""
+    """Send one delivery if it is due and nobody else has it. Returns what happened.
+
+    Run again by the task runner after its worker died mid-send, it takes back the
+    delivery that earlier attempt claimed (the runner re-runs a task only once the
+    earlier attempt failed or its lease ran out). If the SMTP server had already accepted
+    the mail, it goes out twice; the ledger still says sent once (``attempts`` > 1).
+    """
     now = now or timezone.now()
+    run = current_task_id()
+    token = f"task:{run}" if run is not None else ""
     due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-    claimed = Delivery.objects.filter(
-        due, key=key, status__in=[DeliveryStatus.QUEUED, DeliveryStatus.FAILED]
-    ).update(status=DeliveryStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+    claimable = Q(due, status__in=[DeliveryStatus.QUEUED, DeliveryStatus.FAILED])
+    if token:
+        claimable |= Q(status=DeliveryStatus.SENDING, claimed_by=token)
+    claimed = Delivery.objects.filter(claimable, key=key).update(
+        status=DeliveryStatus.SENDING, claimed_at=now, claimed_by=token, attempts=F("attempts") + 1
+    )
     if not claimed:
         return "not due or already handled"
     delivery = Delivery.objects.select_related("ticket", "recipient").get(key=key)
@@ -537,41 +549,7 @@ def queue_sla_notices(notices: list[SlaNotice]) -> list[Delivery]:
 
 
 def _enqueue_sends(keys: list[str]) -> None:
-    """``send_delivery.enqueue(key)`` for each key, in one INSERT on the database backend.
-
-    django-tasks has no bulk enqueue; on ``django_tasks_db``'s backend the rows are what
-    ``DatabaseBackend.enqueue`` writes (its ``_task_to_db_task``: id from the model's
-    default, the same args/kwargs JSON, priority, path, queue, run_after), so workers run
-    them like any other task. Any other backend gets one ``enqueue`` per key.
-    """
-    from django_tasks_db.backend import DatabaseBackend
-    from django_tasks_db.compat import task_enqueued
-    from django_tasks_db.models import DBTaskResult, get_date_max
-
+    """``send_delivery.enqueue(key)`` for each key, in one INSERT (``enqueue_many``)."""
     from .tasks import send_delivery
 
-    backend = send_delivery.get_backend()
-    if (
-        len(keys) < 2
-        or not isinstance(backend, DatabaseBackend)
-        or backend.options.get("id_function")
-    ):
-        for key in keys:
-            send_delivery.enqueue(key)
-        return
-    backend.validate_task(send_delivery)
-    rows = DBTaskResult.objects.bulk_create(
-        [
-            DBTaskResult(
-                args_kwargs={"args": [key], "kwargs": {}},
-                priority=send_delivery.priority,
-                task_path=send_delivery.module_path,
-                queue_name=send_delivery.queue_name,
-                run_after=send_delivery.run_after or get_date_max(),
-                backend_name=backend.alias,
-            )
-            for key in keys
-        ]
-    )
-    for row in rows:
-        task_enqueued.send(type(backend), task_result=row.task_result)
+    enqueue_many(send_delivery, [((key,), {}) for key in keys])

@@ -108,7 +108,7 @@ def test_create_writes_each_row_once(api_for, agent, requester, service_desk):
     sql = [q["sql"] for q in ctx.captured_queries]
     assert not [q for q in sql if q.startswith("UPDATE") and '"core_ticket"' in q], sql
     assert sum(q.startswith('INSERT INTO "sla_slatimer"') for q in sql) == 1
-    assert sum(q.startswith('INSERT INTO "django_tasks_database_dbtaskresult"') for q in sql) == 1
+    assert sum(q.startswith('INSERT INTO "core_backgroundtask"') for q in sql) == 1
     assert not [q for q in sql if "notifications_delivery" in q]
     assert not [q for q in sql if "sla_sladefinition" in q or "priorityrule" in q]
     # token, group, requester; number; two ticket INSERTs; audit; timers; task (plus

@@ -6,9 +6,8 @@ from datetime import timedelta
 
 from django.core.management import call_command
 from django.utils import timezone
-from django_tasks_db.models import DBTaskResult
 
-from mainspring.core.models import JournalEntry
+from mainspring.core.models import BackgroundTask, JournalEntry
 from mainspring.identity.models import AssignmentGroup, Membership, Role, User
 from mainspring.incidents.models import Category, Incident
 from mainspring.incidents.services import system_user
@@ -59,7 +58,7 @@ def test_demo_creates_users_groups_categories_and_incidents(db, capsys):
     # Demo loading sends no mail and leaves no queue behind, not even SLA escalations
     # for the history it made up: the thresholds it passed have fired, silently.
     assert Delivery.objects.count() == 0
-    assert DBTaskResult.objects.count() == 0
+    assert BackgroundTask.objects.count() == 0
     assert SlaEscalation.objects.exists()
     assert not SlaTimer.objects.filter(next_threshold_at__lte=timezone.now()).exists()
     from mainspring.core.models import CannedResponse

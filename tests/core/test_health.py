@@ -33,6 +33,7 @@ def test_readyz_is_503_until_a_worker_is_seen(client, db):
     assert response.json() == {
         "status": "ok",
         "checks": {"database": "ok", "migrations": "ok", "worker": "ok"},
+        "dead_tasks": 0,
     }
 
 

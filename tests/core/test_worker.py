@@ -12,9 +12,14 @@ from django.core.management import call_command
 from django.db import connections
 from django.utils import timezone
 from django_tasks import task
-from django_tasks_db.models import DBTaskResult
 
-from mainspring.core.models import JournalEntry, PeriodicRun, WorkerHeartbeat
+from mainspring.core.models import (
+    BackgroundTask,
+    JournalEntry,
+    PeriodicRun,
+    TaskStatus,
+    WorkerHeartbeat,
+)
 from mainspring.core.periodic import enqueue_due_jobs, registry
 from mainspring.core.worker import BackgroundWorker, run_pending_tasks
 from mainspring.incidents import services
@@ -44,8 +49,8 @@ def _clear_ran():
     _ran.clear()
 
 
-def results_for(fn) -> list[DBTaskResult]:
-    return list(DBTaskResult.objects.filter(task_path=fn.module_path))
+def results_for(fn) -> list[BackgroundTask]:
+    return list(BackgroundTask.objects.filter(task_path=fn.module_path).order_by("id"))
 
 
 # --- running tasks ---------------------------------------------------------------------
@@ -62,9 +67,13 @@ def test_a_failing_task_does_not_stop_the_others(db):
     assert ran == 2
     assert _ran == ["after"]
     (failed,) = results_for(explode)
-    assert failed.status == "FAILED"
+    # Back in the queue for a later try, with what went wrong.
+    assert failed.status == TaskStatus.READY
+    assert failed.attempts == 1
+    assert failed.run_after > timezone.now()
+    assert failed.last_error == "builtins.RuntimeError: this task always fails"
     assert "this task always fails" in failed.traceback
-    assert results_for(record)[0].status == "SUCCESSFUL"
+    assert results_for(record)[0].status == TaskStatus.DONE
 
 
 @pytest.mark.django_db(transaction=True)
@@ -114,7 +123,8 @@ def test_two_workers_never_run_the_same_task():
     assert sorted(_ran) == sorted(labels)  # each exactly once
     rows = results_for(record)
     assert len(rows) == len(labels)
-    assert all(row.status == "SUCCESSFUL" and len(row.worker_ids) == 1 for row in rows)
+    assert all(row.status == TaskStatus.DONE and row.attempts == 1 for row in rows)
+    assert {row.worker_id for row in rows} <= {"w1", "w2"}
 
 
 def test_deferred_tasks_wait_for_their_time(db):
@@ -130,8 +140,10 @@ def test_worker_command_batch_runs_periodic_jobs_and_beats(db):
     call_command("mainspring_worker", batch=True, worker_id="batch-1")
     assert _ran == ["queued"]
     assert WorkerHeartbeat.objects.filter(worker_id="batch-1").exists()
-    (auto_close,) = DBTaskResult.objects.filter(task_path__endswith="auto_close_resolved_incidents")
-    assert auto_close.status == "SUCCESSFUL"
+    (auto_close,) = BackgroundTask.objects.filter(
+        task_path__endswith="auto_close_resolved_incidents"
+    )
+    assert auto_close.status == TaskStatus.DONE
 
 
 # --- periodic jobs ---------------------------------------------------------------------
@@ -150,7 +162,7 @@ def test_a_due_job_is_enqueued_once_by_two_workers(db):
     assert "auto_close_resolved_incidents" in first
     assert second == []
     assert (
-        DBTaskResult.objects.filter(task_path__endswith="auto_close_resolved_incidents").count()
+        BackgroundTask.objects.filter(task_path__endswith="auto_close_resolved_incidents").count()
         == 1
     )
 
@@ -181,7 +193,7 @@ def test_concurrent_schedulers_enqueue_once():
     assert len(results) == 4
     assert enqueued.count("auto_close_resolved_incidents") == 1
     assert (
-        DBTaskResult.objects.filter(task_path__endswith="auto_close_resolved_incidents").count()
+        BackgroundTask.objects.filter(task_path__endswith="auto_close_resolved_incidents").count()
         == 1
     )
 
@@ -208,6 +220,6 @@ def test_auto_close_closes_only_old_resolutions(db, settings, requester, agent, 
     assert old.closed_at is not None
     assert recent.state == "resolved"
     assert JournalEntry.objects.filter(ticket=old, kind="system", body__contains="automatically")
-    (result,) = DBTaskResult.objects.filter(task_path__endswith="auto_close_resolved_incidents")
-    assert result.status == "SUCCESSFUL"
+    (result,) = BackgroundTask.objects.filter(task_path__endswith="auto_close_resolved_incidents")
+    assert result.status == TaskStatus.DONE
     assert result.return_value == 1

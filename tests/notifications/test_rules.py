@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.core import mail
 from django.db import transaction
 from django.utils import timezone
-from django_tasks_db.models import DBTaskResult
 
+from mainspring.core import taskqueue
+from mainspring.core.models import BackgroundTask
 from mainspring.core.services import add_journal_entry
 from mainspring.identity.models import Role
 from mainspring.incidents import services
@@ -61,13 +63,13 @@ def test_rollback_enqueues_nothing(requester, agent):
     with pytest.raises(RuntimeError), transaction.atomic():
         make_incident(by=agent, requester=requester)
         # The request writes one task; the worker writes the deliveries.
-        (task,) = DBTaskResult.objects.all()
+        (task,) = BackgroundTask.objects.all()
         assert task.task_path.endswith("write_event_deliveries")
         assert Delivery.objects.count() == 0
         raise RuntimeError("the service failed after publishing")
 
     assert Delivery.objects.count() == 0
-    assert DBTaskResult.objects.count() == 0
+    assert BackgroundTask.objects.count() == 0
 
 
 def test_running_the_task_twice_sends_once(requester, agent, run_tasks):
@@ -148,6 +150,36 @@ def test_suppressed_changes_queue_nothing(requester, agent, run_tasks):
     assert mail.outbox == []
 
 
+def test_a_send_task_run_again_takes_back_the_delivery_its_dead_worker_claimed(
+    requester, agent, run_tasks, settings
+):
+    settings.TASK_LEASE_SECONDS = 60
+    make_incident(by=agent, requester=requester)
+    run_tasks(1)  # the delivery is written and its send task queued
+    delivery = Delivery.objects.get()
+    # The send task's first attempt claims the delivery, then its worker is killed
+    # (between the SMTP server's "250" and the ledger's "sent", say).
+    first = taskqueue.claim("doomed")
+    assert first.task_path == send_delivery.module_path
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=DeliveryStatus.SENDING,
+        claimed_at=timezone.now(),
+        claimed_by=f"task:{first.pk}",
+        attempts=1,
+    )
+    duplicate = send_delivery.enqueue(delivery.key)  # as a replayed write would add
+
+    with time_machine.travel(timezone.now() + timedelta(seconds=61), tick=False):
+        assert run_tasks() == 2  # the lease ran out: the task runs again, and the duplicate
+
+    results = dict(BackgroundTask.objects.filter(status="done").values_list("pk", "return_value"))
+    assert results[int(duplicate.id)] == "not due or already handled"  # not its claim
+    assert results[first.pk] == "sent"  # its own claim: taken back at once
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.SENT, 2)
+    assert len(mail.outbox) == 1
+
+
 def test_stalled_delivery_is_requeued_and_sent(requester, agent, run_tasks):
     make_incident(by=agent, requester=requester)
     run_tasks(1)
@@ -158,7 +190,7 @@ def test_stalled_delivery_is_requeued_and_sent(requester, agent, run_tasks):
         claimed_at=timezone.now() - timedelta(hours=1),
         attempts=1,
     )
-    DBTaskResult.objects.all().delete()
+    BackgroundTask.objects.all().delete()
 
     assert requeue_stalled() == 1
     assert requeue_stalled() == 0  # claimed by the first sweep
@@ -202,7 +234,7 @@ def test_one_task_row_per_change_whatever_the_recipients(
 ):
     make_incident(by=agent, requester=requester, assignment_group=service_desk)
     # created (the requester's receipt) and assigned (two agents of the group): one row
-    assert DBTaskResult.objects.count() == 1
+    assert BackgroundTask.objects.count() == 1
     run_tasks()
     assert {d.event for d in Delivery.objects.all()} == {"created", "assigned"}
     assert Delivery.objects.count() == 3

@@ -297,8 +297,7 @@ def test_unchanged_timers_are_left_alone_and_a_rerun_changes_nothing(
 def test_batches_record_progress_and_let_other_tasks_run(
     clock, agent, admin, make_sla, run_tasks, monkeypatch
 ):
-    from django_tasks_db.models import DBTaskResult
-
+    from mainspring.core.models import BackgroundTask
     from mainspring.sla.tasks import sweep_sla_escalations
 
     sla = make_sla(duration_seconds=3600)
@@ -310,8 +309,8 @@ def test_batches_record_progress_and_let_other_tasks_run(
     real = recompute._recompute_batch
 
     def swept() -> bool:
-        return DBTaskResult.objects.filter(
-            task_path__endswith="sweep_sla_escalations", status="SUCCESSFUL"
+        return BackgroundTask.objects.filter(
+            task_path__endswith="sweep_sla_escalations", status="done"
         ).exists()
 
     def spy(job, definition_ids, rows, now):
@@ -332,8 +331,8 @@ def test_batches_record_progress_and_let_other_tasks_run(
     ]
     assert (job.state, job.done, job.total, job.percent) == ("done", 5, 5, 100)
     assert all(timer_of(t).breach_at == T0 + 2 * HOUR for t in tickets)
-    runs = DBTaskResult.objects.filter(task_path__endswith="recompute_sla_timers")
-    assert runs.count() == 2 and {r.status for r in runs} == {"SUCCESSFUL"}
+    runs = BackgroundTask.objects.filter(task_path__endswith="recompute_sla_timers")
+    assert runs.count() == 2 and {r.status for r in runs} == {"done"}
 
 
 def test_a_failed_job_says_why_and_runs_again(

@@ -1,9 +1,10 @@
 """``mainspring worker``: run background tasks and periodic jobs until stopped.
 
 Run as many as you like, on any machines that reach the same PostgreSQL: tasks are
-claimed with ``SELECT ... FOR UPDATE SKIP LOCKED`` and periodic runs with a
-conditional update, so nothing runs twice. SIGTERM/SIGINT stop it after the task in
-hand. ``--batch`` runs what is due and exits (cron, tests, one-off catch-up).
+claimed with ``SELECT ... FOR UPDATE SKIP LOCKED`` and leased (``core.taskqueue``), and
+periodic runs with a conditional update, so no two workers run the same task at once and
+a killed worker's task runs again once its lease lapses. SIGTERM/SIGINT stop it after
+the task in hand. ``--batch`` runs what is due and exits (cron, tests, one-off catch-up).
 """
 
 from __future__ import annotations
