@@ -6,6 +6,7 @@ mode: SQLite in ``./var``, console e-mail, one in-process worker.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -94,6 +95,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "mainspring.core.middleware.SecurityHeadersMiddleware",
+    "mainspring.core.client_address.ClientAddressMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -174,11 +176,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-# Brute-force protection: lock a username, and separately an address, after N failures
-# in the window (one password tried on many accounts is stopped too).
+# Brute-force protection (identity.lockout): a username at one client address is locked
+# after N failures in the window, an address (whatever the usernames: password spraying)
+# only after many more, so an office behind one NAT address is not locked by a few typos.
+# The address is the client's, as a trusted proxy forwards it (core.client_address).
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 50)
 AXES_COOLOFF_TIME = env_int("LOGIN_LOCKOUT_MINUTES", 15) / 60
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "mainspring.identity.lockout.LoginLockoutHandler"
+AXES_CLIENT_IP_CALLABLE = "mainspring.core.client_address.client_address"
+# Attempts refused during a lock-out are not counted: a script retrying a stale password
+# stays at its own lock instead of pushing its office's address to the address limit.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "mainspring.identity.views.locked_out"
 AXES_VERBOSE = False
@@ -190,6 +200,21 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# --- Reverse proxy ------------------------------------------------------------------
+# Peers (addresses or networks, or "*") whose X-Forwarded-For we believe for the client
+# address; `mainspring serve` hands the same list to gunicorn, which then also takes the
+# scheme (https) from their X-Forwarded-Proto, so request.is_secure() needs no
+# SECURE_PROXY_SSL_HEADER (which would believe any peer).
+FORWARDED_ALLOW_IPS = env_list("FORWARDED_ALLOW_IPS", "127.0.0.1")
+for _entry in FORWARDED_ALLOW_IPS:
+    try:
+        if _entry != "*":
+            ipaddress.ip_network(_entry, strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"MAINSPRING_FORWARDED_ALLOW_IPS: {_entry!r} is not an address, a network or *"
+        ) from exc
 
 # --- Internationalisation -------------------------------------------------------------
 LANGUAGE_CODE = "en"
