@@ -97,6 +97,7 @@ MIDDLEWARE = [
     "mainspring.core.middleware.SecurityHeadersMiddleware",
     "mainspring.core.client_address.ClientAddressMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "mainspring.core.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -162,6 +163,21 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
     _db.setdefault("TEST", {})["NAME"] = str(DATA_DIR / "test-mainspring.sqlite3")
+if _db["ENGINE"].startswith("django.db.backends.postgresql"):
+    # A database that accepts connections and never answers must not take every request
+    # thread with it: give up connecting after DB_CONNECT_TIMEOUT seconds (503, and
+    # /readyz says so) and let PostgreSQL cancel statements and lock waits that run
+    # longer than the limits (0 = no limit). Options given in the URL win.
+    _options = _db.setdefault("OPTIONS", {})
+    _options.setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 3))
+    _server_limits = " ".join(
+        f"-c {name}={env_int(var, default) * 1000}"
+        for name, var, default in (
+            ("statement_timeout", "DB_STATEMENT_TIMEOUT", 30),
+            ("lock_timeout", "DB_LOCK_TIMEOUT", 10),
+        )
+    )
+    _options["options"] = f"{_server_limits} {_options.get('options', '')}".strip()
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = _db["ENGINE"].startswith("django.db.backends.postgresql")
