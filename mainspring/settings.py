@@ -97,6 +97,8 @@ MIDDLEWARE = [
     "mainspring.core.middleware.SecurityHeadersMiddleware",
     "mainspring.core.client_address.ClientAddressMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below whitenoise: only dynamic responses (static files keep their caching).
+    "mainspring.core.middleware.NoStoreMiddleware",
     "mainspring.core.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -217,7 +219,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
-# --- Reverse proxy ------------------------------------------------------------------
+# --- Reverse proxy and HTTPS ----------------------------------------------------------
 # Peers (addresses or networks, or "*") whose X-Forwarded-For we believe for the client
 # address; `mainspring serve` hands the same list to gunicorn, which then also takes the
 # scheme (https) from their X-Forwarded-Proto, so request.is_secure() needs no
@@ -231,6 +233,11 @@ for _entry in FORWARDED_ALLOW_IPS:
         raise ImproperlyConfigured(
             f"MAINSPRING_FORWARDED_ALLOW_IPS: {_entry!r} is not an address, a network or *"
         ) from exc
+# Strict-Transport-Security, sent on HTTPS responses only; 0 sends none. Turn it on once
+# every name under it is served over HTTPS (docs/operations.md).
+SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", False)
 
 # --- Internationalisation -------------------------------------------------------------
 LANGUAGE_CODE = "en"
