@@ -121,6 +121,8 @@ class Command(BaseCommand):
         }
         if options["access_log"]:
             gunicorn_options["accesslog"] = "-"
-        self.stdout.write(f"Mainspring listening on http://{options['bind']}/")
+        bind = options["bind"]
+        where = bind if bind.startswith("unix:") else f"http://{bind}/"
+        self.stdout.write(f"Mainspring listening on {where} (Ctrl+C to stop)")
         self.stdout.flush()
         MainspringApplication(gunicorn_options, start_worker=not options["no_worker"]).run()
