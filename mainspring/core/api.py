@@ -29,6 +29,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from mainspring.identity.policy import Forbidden, NotVisible
 
+from .middleware import RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE, is_database_outage
 from .models import IdempotencyRecord
 from .services import AttachmentTooLarge, StaleVersion, TicketValidationError
 from .states import InvalidTransition
@@ -110,6 +111,13 @@ _CODES = {
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """Map service and DRF exceptions to the one error shape."""
+    if is_database_outage(exc):
+        log.error("Database unavailable: %r", exc)
+        return Response(
+            error_body("unavailable", UNAVAILABLE_MESSAGE),
+            status=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, ApiError):
         return Response(
             error_body(exc.code, exc.message, exc.fields, **exc.extra), status=exc.status_code

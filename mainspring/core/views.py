@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from datetime import timedelta
 
 from django.conf import settings
@@ -24,6 +25,7 @@ from django.views.decorators.http import require_GET
 
 from mainspring.identity.policy import Action, NotVisible, is_agent, require, visible_tickets
 
+from .middleware import database_unavailable, is_database_outage
 from .models import Attachment, WorkerHeartbeat
 from .taskqueue import dead_count
 
@@ -151,6 +153,11 @@ def page_not_found(request: HttpRequest, exception=None) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Django calls this inside its except block: an outage raised by a middleware (not
+    # a view, which DatabaseUnavailableMiddleware covers) is still a 503, not a 500.
+    exc = sys.exc_info()[1]
+    if is_database_outage(exc):
+        return database_unavailable(request, exc)
     return _error(request, 500, "server_error", "Something went wrong on our side.")
 
 

@@ -17,6 +17,20 @@ def test_healthz_is_ok_without_touching_the_database(client, db, django_assert_n
     assert response.json() == {"status": "ok"}
 
 
+def test_healthz_touches_no_database_with_credentials_either(
+    client, agent, django_assert_num_queries
+):
+    # Nothing on the way (sessions, users, the lockout, caching headers) may load anything:
+    # a session cookie, a signed-in session or a token must not make the probe wait on
+    # a hung database (tests/core/test_outage.py proves it against one).
+    client.cookies["sessionid"] = "not-a-session"
+    with django_assert_num_queries(0):
+        assert client.get("/healthz", HTTP_AUTHORIZATION="Bearer ms_x").status_code == 200
+    client.force_login(agent)
+    with django_assert_num_queries(0):
+        assert client.get("/healthz").status_code == 200
+
+
 def test_readyz_is_503_until_a_worker_is_seen(client, db):
     response = client.get("/readyz")
     assert response.status_code == 503

@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from mainspring.identity.models import Role
 from tests.factories import PASSWORD, UserFactory
@@ -136,21 +137,48 @@ def test_lockout_after_five_failures_refuses_even_the_right_password(client, req
     assert "_auth_user_id" not in client.session
 
 
-def test_lockout_by_username_holds_from_another_address(client, requester):
-    for n in range(5):
-        _post_login(client, requester.username, "wrong", ip=f"10.1.0.{n + 1}")
-    response = _post_login(client, requester.username, PASSWORD, ip="10.9.9.9")
-    assert response.status_code == 429
-    # Another account from a fresh address is unaffected.
+def test_lockout_is_per_username_at_one_address(client, requester):
+    for _ in range(5):
+        _post_login(client, requester.username, "wrong", ip="10.1.0.1")
+    assert _post_login(client, requester.username, PASSWORD, ip="10.1.0.1").status_code == 429
+    # Someone guessing at alice's password does not lock alice out at her own desk...
+    assert _post_login(client, requester.username, PASSWORD, ip="10.9.9.9").status_code == 302
+    client.post(reverse("logout"))
+    # ...nor anyone else at the guesser's address.
     other = UserFactory(username="carol")
-    assert _post_login(client, other.username, PASSWORD, ip="10.9.9.8").status_code == 302
+    assert _post_login(client, other.username, PASSWORD, ip="10.1.0.1").status_code == 302
 
 
-def test_lockout_by_address_stops_one_password_on_many_accounts(client, requester):
-    for n in range(5):
-        _post_login(client, f"someone{n}", "Winter2025!", ip="10.2.0.1")
-    response = _post_login(client, requester.username, PASSWORD, ip="10.2.0.1")
-    assert response.status_code == 429
+def test_address_limit_stops_one_password_on_many_accounts(client, requester):
+    # 49 made-up or real names with one password from one address: no lock yet.
+    for n in range(49):
+        assert _post_login(client, f"someone{n}", "Winter2025!", ip="10.2.0.1").status_code == 200
+    assert _post_login(client, "someone49", "Winter2025!", ip="10.2.0.1").status_code == 429
+    # The 50th failure locks the address, whatever the username, even the right password.
+    assert _post_login(client, requester.username, PASSWORD, ip="10.2.0.1").status_code == 429
+    assert _post_login(client, requester.username, PASSWORD, ip="10.2.0.2").status_code == 302
+
+
+def test_a_sign_in_does_not_reset_the_address_count(client, requester):
+    attacker = UserFactory(username="mallory")
+    for n in range(49):
+        _post_login(client, f"someone{n}", "Winter2025!", ip="10.6.0.1")
+    # The sprayer signs in with their own account: only mallory's failures would clear.
+    assert _post_login(client, attacker.username, PASSWORD, ip="10.6.0.1").status_code == 302
+    client.post(reverse("logout"))
+    assert _post_login(client, "someone99", "Winter2025!", ip="10.6.0.1").status_code == 429
+    assert _post_login(client, requester.username, PASSWORD, ip="10.6.0.1").status_code == 429
+
+
+def test_a_locked_clients_retries_do_not_count_towards_its_address(client, requester, settings):
+    settings.LOGIN_ADDRESS_FAILURE_LIMIT = 8
+    script = UserFactory(username="backupjob")
+    # A script with a stale password keeps retrying: it locks itself after 5...
+    for _ in range(20):
+        _post_login(client, script.username, "old-password", ip="10.7.0.1")
+    assert _post_login(client, script.username, PASSWORD, ip="10.7.0.1").status_code == 429
+    # ...but its 15 refused retries do not push the office's address to the limit of 8.
+    assert _post_login(client, requester.username, PASSWORD, ip="10.7.0.1").status_code == 302
 
 
 def test_locked_unknown_and_locked_known_user_answer_identically(client, requester):
@@ -184,3 +212,79 @@ def test_success_resets_the_failure_count(client, requester):
     for _ in range(4):
         assert _post_login(client, requester.username, "wrong", ip="10.5.0.1").status_code == 200
     assert _post_login(client, requester.username, PASSWORD, ip="10.5.0.1").status_code == 302
+
+
+# --- behind the reverse proxy ------------------------------------------------------------
+# The test client's peer is 127.0.0.1, the default MAINSPRING_FORWARDED_ALLOW_IPS: our
+# proxy. nginx appends the address it saw to X-Forwarded-For.
+
+PROXY = "127.0.0.1"
+
+
+def _via_proxy(client, username, password, forwarded_for, **extra):
+    return _post_login(
+        client, username, password, ip=PROXY, HTTP_X_FORWARDED_FOR=forwarded_for, **extra
+    )
+
+
+def test_failures_from_one_forwarded_client_do_not_lock_another(client, requester):
+    api_client = APIClient()
+    # Five wrong passwords for made-up names, and five for alice, from one client...
+    for _ in range(5):
+        _via_proxy(client, "nobody", "wrong", "203.0.113.5")
+        _via_proxy(client, requester.username, "wrong", "203.0.113.5")
+    assert _via_proxy(client, requester.username, PASSWORD, "203.0.113.5").status_code == 429
+    # ...lock neither the sign-in page nor the token endpoint for everyone else.
+    assert _via_proxy(client, requester.username, PASSWORD, "198.51.100.7").status_code == 302
+    response = api_client.post(
+        "/api/v1/auth/token/",
+        {"username": requester.username, "password": PASSWORD},
+        format="json",
+        REMOTE_ADDR=PROXY,
+        HTTP_X_FORWARDED_FOR="198.51.100.8",
+    )
+    assert response.status_code == 201
+    locked = api_client.post(
+        "/api/v1/auth/token/",
+        {"username": requester.username, "password": PASSWORD},
+        format="json",
+        REMOTE_ADDR=PROXY,
+        HTTP_X_FORWARDED_FOR="203.0.113.5",
+    )
+    assert locked.status_code == 429
+
+
+def test_an_untrusted_peers_forwarded_for_is_ignored(client, requester):
+    # A client talking to us directly cannot pose as many clients.
+    for n in range(5):
+        _post_login(
+            client, requester.username, "wrong", ip="10.8.0.1", HTTP_X_FORWARDED_FOR=f"192.0.2.{n}"
+        )
+    response = _post_login(
+        client, requester.username, PASSWORD, ip="10.8.0.1", HTTP_X_FORWARDED_FOR="192.0.2.200"
+    )
+    assert response.status_code == 429
+
+
+def test_spoofed_left_most_entries_do_not_help(client, requester):
+    # The client writes whatever it likes to the left; our proxy appends the real address.
+    for n in range(5):
+        _via_proxy(client, requester.username, "wrong", f"192.0.2.{n}, 203.0.113.9")
+    assert (
+        _via_proxy(client, requester.username, PASSWORD, "192.0.2.77, 203.0.113.9").status_code
+        == 429
+    )
+    assert _via_proxy(client, requester.username, PASSWORD, "203.0.113.10").status_code == 302
+
+
+def test_a_proxy_outside_the_allow_list_is_one_client(client, requester, settings):
+    settings.FORWARDED_ALLOW_IPS = ["10.10.0.0/16"]
+    # The default 127.0.0.1 is no longer trusted: its forwarded clients are all one.
+    for n in range(5):
+        _via_proxy(client, requester.username, "wrong", f"203.0.113.{n}")
+    assert _via_proxy(client, requester.username, PASSWORD, "203.0.113.50").status_code == 429
+    # A proxy inside the configured network is believed.
+    response = _post_login(
+        client, requester.username, PASSWORD, ip="10.10.3.4", HTTP_X_FORWARDED_FOR="203.0.113.51"
+    )
+    assert response.status_code == 302

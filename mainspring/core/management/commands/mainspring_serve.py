@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connections
@@ -114,11 +115,14 @@ class Command(BaseCommand):
             "keepalive": 5,
             "errorlog": "-",
             "proc_name": "mainspring",
-            # X-Forwarded-* only from a proxy on the same host by default.
-            "forwarded_allow_ips": os.environ.get("MAINSPRING_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+            # X-Forwarded-Proto only from our proxies: the same list that the client
+            # address (core.client_address) believes X-Forwarded-For from.
+            "forwarded_allow_ips": ",".join(settings.FORWARDED_ALLOW_IPS),
         }
         if options["access_log"]:
             gunicorn_options["accesslog"] = "-"
-        self.stdout.write(f"Mainspring listening on http://{options['bind']}/")
+        bind = options["bind"]
+        where = bind if bind.startswith("unix:") else f"http://{bind}/"
+        self.stdout.write(f"Mainspring listening on {where} (Ctrl+C to stop)")
         self.stdout.flush()
         MainspringApplication(gunicorn_options, start_worker=not options["no_worker"]).run()
