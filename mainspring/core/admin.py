@@ -1,14 +1,23 @@
 """Admin screens for the ticket core's own configuration (canned responses)."""
 
 from django.contrib import admin
+from django.db import models
 
 from mainspring.identity.policy import Action, can
 
 from .canned import PLACEHOLDERS
+from .forms import JSONFormField
 from .models import CannedResponse
 
 
-class ConfiguredByAdmins:
+class StrictJSONFields:
+    """ModelAdmin/InlineModelAdmin mixin: JSON typed into the admin is parsed like an
+    API body, so deep nesting, ``1e400`` or ``"\\u0000"`` is a field error, not a 500."""
+
+    formfield_overrides = {models.JSONField: {"form_class": JSONFormField}}
+
+
+class ConfiguredByAdmins(StrictJSONFields):
     """ModelAdmin mixin: only administrators (the policy's CONFIGURE) may add, change or
     delete, whatever Django model permissions an account holds."""
 
