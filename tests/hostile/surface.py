@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
@@ -21,7 +22,7 @@ from urllib.parse import parse_qsl, quote, urljoin, urlsplit
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.urls.exceptions import Resolver404
 
 from mainspring.core import services as core_services
@@ -294,7 +295,7 @@ def operations() -> dict[tuple[str, str], Operation]:
     schema = SchemaGenerator().get_schema(request=None, public=True)
     components = schema["components"]["schemas"]
 
-    def resolve(node: dict) -> dict:
+    def deref(node: dict) -> dict:
         ref = node.get("$ref")
         return components[ref.rsplit("/", 1)[1]] if ref else node
 
@@ -310,12 +311,12 @@ def operations() -> dict[tuple[str, str], Operation]:
             content = op.get("requestBody", {}).get("content", {})
             if "application/json" in content:
                 operation.body = dict(
-                    resolve(content["application/json"]["schema"]).get("properties", {})
+                    deref(content["application/json"]["schema"]).get("properties", {})
                 )
             elif "multipart/form-data" in content:
                 operation.multipart = True
                 operation.body = dict(
-                    resolve(content["multipart/form-data"]["schema"]).get("properties", {})
+                    deref(content["multipart/form-data"]["schema"]).get("properties", {})
                 )
             ops[operation.method, path] = operation
     # A collection's create takes what its items' update takes, even where the schema
@@ -453,8 +454,6 @@ def crawl(
     client, world: World, role: str
 ) -> tuple[list[Form], list[tuple[str, list[tuple[str, str]]]]]:
     """The forms and query-string links of every HTML page ``role`` may open."""
-    from django.urls import resolve
-
     forms: dict[tuple, Form] = {}
     links: dict[tuple, tuple[str, list[tuple[str, str]]]] = {}
     for route in routes():
@@ -465,29 +464,42 @@ def crawl(
             continue
         if route.is_admin and not _our_admin_page(route):
             continue
-        page = route.path(world)
+        for parser in _pages_of(client, world, route):
+            _collect(parser, forms, links)
+    return list(forms.values()), list(links.values())
+
+
+def _pages_of(client, world: World, route: Route) -> Iterable[_PageParser]:
+    """The route's page for the world's open incident, and for its resolved one (whose
+    pages offer other forms: reopen, confirm)."""
+    pages = [route.path(world)]
+    if "number" in route.kwargs and world.incident.number in pages[0]:
+        pages.append(route.path(world, number=world.resolved.number))
+    for page in pages:
         with transaction.atomic():
             response = client.get(page)
             transaction.set_rollback(True)
-        if response.status_code != 200 or "html" not in response.get("Content-Type", ""):
+        if response.status_code == 200 and "html" in response.get("Content-Type", ""):
+            parser = _PageParser("http://testserver" + page)
+            parser.feed(response.content.decode("utf-8", "replace"))
+            yield parser
+
+
+def _collect(parser: _PageParser, forms: dict, links: dict) -> None:
+    for form in parser.forms:
+        path = same_site_path(form.action)
+        if path is None:
             continue
-        parser = _PageParser("http://testserver" + page)
-        parser.feed(response.content.decode("utf-8", "replace"))
-        for form in parser.forms:
-            path = same_site_path(form.action)
-            if path is None:
-                continue
-            try:
-                resolve(path)
-            except Resolver404:
-                continue
-            form.action = path
-            key = (form.action, form.method, tuple(n for n, _ in form.fields))
-            forms.setdefault(key, form)
-        for link in parser.links:
-            path = same_site_path(link)
-            query = parse_qsl(urlsplit(link).query, keep_blank_values=True)
-            if path is None or not query:
-                continue
-            links.setdefault((path, tuple(n for n, _ in query)), (path, query))
-    return list(forms.values()), list(links.values())
+        try:
+            view = resolve(path).view_name
+        except Resolver404:
+            continue
+        form.action = path
+        # The same form for another ticket adds nothing.
+        forms.setdefault((view, form.method, tuple(n for n, _ in form.fields)), form)
+    for link in parser.links:
+        path = same_site_path(link)
+        query = parse_qsl(urlsplit(link).query, keep_blank_values=True)
+        if path is None or not query:
+            continue
+        links.setdefault((path, tuple(n for n, _ in query)), (path, query))
