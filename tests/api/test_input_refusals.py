@@ -1,6 +1,6 @@
 """What the API (and the pages) refuse, and how: issue 9's items 7-11 and ``If-Match: *``.
 
-``tests/hostile`` tries every class on every route; these pin each documented answer
+``tests/core/hostile`` tries every class on every route; these pin each documented answer
 (docs/api.md, "What the API refuses") on the cases the issue names.
 """
 

@@ -36,7 +36,7 @@ from mainspring.knowledge.models import KnowledgeReviewer
 from mainspring.sla.models import BusinessCalendar, SlaDefinition
 from mainspring.sla.recompute import request_recompute
 
-from ..factories import CategoryFactory, GroupFactory, UserFactory, add_member
+from ...factories import CategoryFactory, GroupFactory, UserFactory, add_member
 
 PNG = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00"
