@@ -31,8 +31,9 @@ __all__ = [
 # The largest value of a 64-bit signed integer column (every id, every count).
 MAX_INT = 2**63 - 1
 
-# Our deepest request body is an SLA's thresholds (an object in a list in an object);
-# 32 leaves room for any reasonable client and keeps far below Python's recursion limit.
+# Our deepest request body is an SLA's thresholds, five levels (body, list, threshold,
+# actions, action); 32 leaves room for any client and stays far below Python's
+# recursion limit for whatever walks the result.
 MAX_DEPTH = 32
 
 NUL_MESSAGE = "Null characters are not allowed."
