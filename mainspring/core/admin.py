@@ -2,6 +2,7 @@
 dead-letter list and its "Run again")."""
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.utils.text import Truncator
 
@@ -9,10 +10,18 @@ from mainspring.identity.policy import Action, can
 
 from . import taskqueue
 from .canned import PLACEHOLDERS
+from .forms import JSONFormField
 from .models import BackgroundTask, CannedResponse, TaskStatus
 
 
-class ConfiguredByAdmins:
+class StrictJSONFields:
+    """ModelAdmin/InlineModelAdmin mixin: JSON typed into the admin is parsed like an
+    API body, so deep nesting, ``1e400`` or ``"\\u0000"`` is a field error, not a 500."""
+
+    formfield_overrides = {models.JSONField: {"form_class": JSONFormField}}
+
+
+class ConfiguredByAdmins(StrictJSONFields):
     """ModelAdmin mixin: only administrators (the policy's CONFIGURE) may add, change or
     delete, whatever Django model permissions an account holds."""
 

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import base64
 import copy
+import datetime as dt
 import hashlib
 import json
 import logging
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.http import Http404
+from django.utils.dateparse import parse_datetime
 from rest_framework import exceptions
 from rest_framework.pagination import BasePagination, CursorPagination
 from rest_framework.response import Response
@@ -31,6 +33,7 @@ from mainspring.identity.policy import Forbidden, NotVisible
 
 from .middleware import RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE, is_database_outage
 from .models import IdempotencyRecord
+from .parsing import MAX_INT, load_json, parse_int, text_problem
 from .services import AttachmentTooLarge, StaleVersion, TicketValidationError
 from .states import InvalidTransition
 
@@ -172,29 +175,33 @@ def etag_for(version: int) -> str:
 
 
 def parse_if_match(request) -> int | None:
-    """The version a client based its change on: ``If-Match`` or ``version`` in the body."""
+    """The version a client based its change on: ``If-Match`` or ``version`` in the body.
+
+    ``If-Match: *`` is RFC 9110's "any current representation": the ticket must exist
+    (the lookup before this already answered 404 if not) and no version is checked.
+    """
     header = request.headers.get("If-Match")
     if header:
         value = header.strip()
+        if value == "*":
+            return None
         if value.startswith("W/"):
             value = value[2:]
-        value = value.strip('"')
-        if not value.isdigit():
+        version = parse_int(value.strip('"'), minimum=1)
+        if version is None:
             raise ApiError(
                 400,
                 "invalid",
                 "If-Match must be an ETag from this API.",
-                {"If-Match": ["Use the ETag of the ticket you read."]},
+                {"If-Match": ["Use the ETag of the ticket you read, or *."]},
             )
-        return int(value)
+        return version
     data = request.data if hasattr(request, "data") else {}
     if isinstance(data, dict) and "version" in data:
-        try:
-            return int(data["version"])
-        except (TypeError, ValueError) as exc:
-            raise ApiError(
-                400, "invalid", "Invalid input.", {"version": ["A whole number."]}
-            ) from exc
+        version = parse_int(data["version"], minimum=1)
+        if version is None:
+            raise ApiError(400, "invalid", "Invalid input.", {"version": ["A whole number."]})
+        return version
     return None
 
 
@@ -299,39 +306,44 @@ class KeysetPagination(BasePagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None or raw == "":
             return self.page_size
-        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+        size = parse_int(raw, minimum=1, maximum=self.max_page_size)
+        if size is None:
             raise ApiError(
                 400,
                 "invalid",
                 "Invalid page size.",
                 {"page_size": [f"A whole number from 1 to {self.max_page_size}."]},
             )
-        return int(raw)
+        return size
 
     def _decode(self, raw: str, model, ordering: tuple[str, ...]) -> tuple[list, bool]:
+        """The position a cursor holds, each value typed by its ordering field.
+
+        A cursor is ours but comes back from the client: anything that is not what
+        ``_encode`` wrote (another type, infinity, a far-off date...) is a 400.
+        """
         bad = ApiError(
             400,
             "invalid",
             "Invalid cursor.",
             {"cursor": ["Use the next or previous link of a page."]},
         )
+        if len(raw) > _MAX_CURSOR:
+            raise bad
         try:
             padded = raw + "=" * (-len(raw) % 4)
-            data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+            data = load_json(base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8"))
             values, reverse = data["p"], bool(data.get("r"))
-        except (ValueError, KeyError, TypeError, UnicodeEncodeError) as exc:
+        except (ValueError, KeyError, TypeError, UnicodeError) as exc:
             raise bad from exc
         if not isinstance(values, list) or len(values) != len(ordering):
             raise bad
         out = []
         for name, value in zip(ordering, values, strict=True):
-            field = model._meta.get_field(name.lstrip("-"))
-            if value is None or isinstance(value, (dict, list)):
+            typed = _cursor_value(model._meta.get_field(name.lstrip("-")), value)
+            if typed is None:
                 raise bad
-            try:
-                out.append(field.to_python(value))
-            except DjangoValidationError as exc:
-                raise bad from exc
+            out.append(typed)
         return out, reverse
 
     @staticmethod
@@ -420,6 +432,34 @@ class KeysetPagination(BasePagination):
                 }
             )
         return params
+
+
+# A cursor holds a few values; ours are well under 200 characters.
+_MAX_CURSOR = 1000
+
+
+def _cursor_value(field, value: Any) -> Any:
+    """``value`` as ``field`` holds it, if it is what ``_encode`` writes; else None."""
+    if isinstance(field, models.IntegerField):  # ids, priorities (AutoField is one too)
+        return parse_int(value, minimum=-MAX_INT - 1)
+    if isinstance(field, models.DateTimeField):
+        if not isinstance(value, str) or len(value) > 40:
+            return None
+        try:
+            moment = parse_datetime(value)
+            # Aware, and within what every database stores once converted to UTC.
+            if moment is None or moment.tzinfo is None:
+                return None
+            moment.astimezone(dt.UTC)
+        except (ValueError, OverflowError):
+            return None
+        return moment
+    if isinstance(value, str) and text_problem(value) is None and len(value) <= 200:
+        try:
+            return field.to_python(value)
+        except DjangoValidationError:
+            return None
+    return None
 
 
 def _flip(ordering: tuple[str, ...]) -> tuple[str, ...]:

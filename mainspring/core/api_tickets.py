@@ -14,7 +14,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -34,6 +33,7 @@ from .models import (
     TicketLink,
     Watcher,
 )
+from .parsers import MultiPartParser
 from .views import attachment_response
 
 __all__ = ["AttachmentDownloadView", "TicketResourcesMixin"]

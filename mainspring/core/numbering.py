@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.db import ProgrammingError, connection, transaction
 
 from .models import NumberSequence
+from .parsing import parse_int
 
 START = 1000
 WIDTH = 7
@@ -61,6 +62,7 @@ def parse_number(text: str, prefix: str) -> str | None:
     raw = text.strip().lstrip("#").upper()
     if raw.startswith(prefix):
         raw = raw[len(prefix) :]
-    if not raw.isdigit() or len(raw) > 12:
+    value = parse_int(raw) if len(raw) <= 12 else None
+    if value is None:
         return None
-    return f"{prefix}{int(raw):0{WIDTH}d}"
+    return f"{prefix}{value:0{WIDTH}d}"

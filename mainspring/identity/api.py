@@ -21,6 +21,7 @@ from mainspring.core.api import (
     require_object,
 )
 from mainspring.core.api_config import ConfigViewSet, EveryoneReadsAdminsWrite
+from mainspring.core.parsing import MAX_INT
 
 from . import services
 from .models import ApiToken, AssignmentGroup, Membership, Role, User
@@ -176,7 +177,7 @@ class UserSerializer(serializers.ModelSerializer):
 class UserFilterSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices, required=False)
     q = serializers.CharField(max_length=150, required=False)
-    group = serializers.IntegerField(required=False, min_value=1)
+    group = serializers.IntegerField(required=False, min_value=1, max_value=MAX_INT)
     is_active = serializers.BooleanField(required=False)
 
 

@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django_filters.fields import IsoDateTimeField
 
+from mainspring.core.parsing import parse_int
 from mainspring.identity.models import AssignmentGroup
 
 from .models import Category, Incident, IncidentState
@@ -142,6 +143,6 @@ class IncidentFilter(filters.FilterSet):
         if not value:
             return queryset
         number = value.upper().lstrip("#")
-        if number.startswith("INC") and number[3:].isdigit():
+        if number.startswith("INC") and parse_int(number[3:]) is not None:
             return queryset.filter(number=number)
         return tickets_matching(queryset, value)

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from mainspring.core.models import SavedView, Ticket
 from mainspring.core.numbering import parse_number
+from mainspring.core.parsing import parse_int
 from mainspring.identity.policy import visible_tickets
 from mainspring.knowledge.search import tickets_matching
 from mainspring.sla.models import SlaTimer
@@ -155,8 +156,7 @@ def capped_counts(querysets: list) -> list[int]:
 
 
 def int_param(request: HttpRequest, name: str) -> int | None:
-    raw = request.GET.get(name, "")
-    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+    return parse_int(request.GET.get(name, ""))
 
 
 def keyset(col: str, desc: bool, pivot: dict, forward: bool) -> Q:

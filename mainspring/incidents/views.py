@@ -41,6 +41,7 @@ from mainspring.core.models import (
     Watcher,
 )
 from mainspring.core.numbering import parse_number
+from mainspring.core.parsing import parse_int
 from mainspring.identity.models import AssignmentGroup, Membership, User
 from mainspring.identity.policy import (
     Action,
@@ -282,7 +283,7 @@ def _subcategory_choices(subcategories, grouped: bool) -> list:
 
 def _setup_categories(form, category_id) -> None:
     """Subcategory options: the chosen category's, or all grouped by category (no JS)."""
-    valid_id = category_id if str(category_id or "").isdigit() else None
+    valid_id = parse_int(category_id, minimum=1)
     categories, subcategories = _category_lists(valid_id)
     form.setup_categories(categories, subcategories)
     form.fields["subcategory"].choices = _subcategory_choices(subcategories, not valid_id)
@@ -334,7 +335,7 @@ def _priority_preview(form) -> str:
 def subcategory_options(request: HttpRequest) -> HttpResponse:
     """The ``<option>``s of the subcategory select for the chosen category (HTMX)."""
     raw = request.GET.get("category") or request.GET.get("edit-category") or ""
-    valid = raw if raw.isdigit() else None
+    valid = parse_int(raw, minimum=1)
     _, subcategories = _category_lists(valid)
     groups = []
     for value, label in _subcategory_choices(subcategories, not valid):
@@ -795,12 +796,12 @@ def watch(request: HttpRequest, number: str) -> HttpResponse:
             core.add_watcher(incident, by=request.user, user=target)
             messages.success(request, f"{target.name} is watching this incident.")
         elif action == "remove":
-            raw = request.POST.get("user", "")
+            user_id = parse_int(request.POST.get("user", ""))
             watcher = (
-                Watcher.objects.filter(ticket_id=incident.pk, user_id=int(raw))
+                Watcher.objects.filter(ticket_id=incident.pk, user_id=user_id)
                 .select_related("user")
                 .first()
-                if raw.isdigit()
+                if user_id is not None
                 else None
             )
             if watcher is None:

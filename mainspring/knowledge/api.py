@@ -15,7 +15,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -30,6 +29,7 @@ from mainspring.core.api import (
     require_object,
 )
 from mainspring.core.api_tickets import AttachmentUploadSerializer
+from mainspring.core.parsers import MultiPartParser
 from mainspring.identity.models import AssignmentGroup
 from mainspring.incidents.models import Category
 

@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from mainspring.core.parsing import parse_int
 from mainspring.core.services import AttachmentTooLarge, StaleVersion, TicketValidationError
 from mainspring.core.states import InvalidTransition
 from mainspring.identity.policy import Forbidden, NotVisible, is_agent, visible_tickets
@@ -359,10 +360,10 @@ def history(request: HttpRequest, number: str) -> HttpResponse:
     article = _article(request, number)
     revisions = list(article.revisions.select_related("published_by"))
     diff = shown = None
-    raw = request.GET.get("rev", "")
-    if raw.isdigit():
+    rev = parse_int(request.GET.get("rev", ""))
+    if rev is not None:
         by_number = {r.number: r for r in revisions}
-        shown = by_number.get(int(raw))
+        shown = by_number.get(rev)
         if shown is None:
             raise Http404
         diff = services.revision_diff(by_number.get(shown.number - 1), shown)

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from mainspring.core import services as core_services
 from mainspring.core.drafts import draft_sent
 from mainspring.core.models import Attachment, Channel, JournalEntry, JournalKind, Watcher
+from mainspring.core.parsing import parse_int
 from mainspring.core.services import AttachmentTooLarge, StaleVersion, TicketValidationError
 from mainspring.core.states import InvalidTransition
 from mainspring.identity.policy import Action, Forbidden, NotVisible, can, visible_tickets
@@ -74,11 +75,7 @@ def _my_tickets(user) -> QuerySet:
 
 
 def _parse_cursor(raw: str | None) -> int | None:
-    try:
-        value = int(raw) if raw else None
-    except ValueError:
-        return None
-    return value if value and value > 0 else None
+    return parse_int(raw or "", minimum=1)
 
 
 def _home_context(request: HttpRequest, form: ReportForm) -> dict:

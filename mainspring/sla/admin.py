@@ -16,7 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from mainspring.core.admin import ConfiguredByAdmins
+from mainspring.core.admin import ConfiguredByAdmins, StrictJSONFields
 from mainspring.identity.policy import Action, Forbidden, can
 
 from . import services
@@ -127,7 +127,7 @@ class _RecomputeAdmin(ConfiguredByAdmins, admin.ModelAdmin):
         return super().render_change_form(request, context, *args, **kwargs)
 
 
-class CalendarDayInline(admin.TabularInline):
+class CalendarDayInline(StrictJSONFields, admin.TabularInline):
     model = CalendarDay
     extra = 1
 
