@@ -23,6 +23,7 @@ from mainspring.identity.policy import Action, is_agent, require, visible_ticket
 
 from . import services as core_services
 from .api import ApiError, ChronologicalPagination, reject_unknown, require_object
+from .json_types import StrictJSONTypes
 from .markdown import render_markdown
 from .models import (
     Attachment,
@@ -54,7 +55,7 @@ class JournalEntrySerializer(serializers.Serializer):
         return render_markdown(obj.body)
 
 
-class JournalEntryCreateSerializer(serializers.Serializer):
+class JournalEntryCreateSerializer(StrictJSONTypes, serializers.Serializer):
     kind = serializers.ChoiceField(
         choices=[JournalKind.COMMENT.value, JournalKind.WORK_NOTE.value],
         help_text="comment: the requester sees it; work_note: agents only.",
@@ -99,7 +100,7 @@ class WatcherSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(read_only=True)
 
 
-class WatcherWriteSerializer(serializers.Serializer):
+class WatcherWriteSerializer(StrictJSONTypes, serializers.Serializer):
     user = serializers.SlugRelatedField(
         slug_field="username",
         queryset=User.objects.filter(is_active=True),
@@ -122,7 +123,7 @@ class LinkSerializer(serializers.Serializer):
         return "out" if obj.source_id == ticket_id else "in"
 
 
-class LinkWriteSerializer(serializers.Serializer):
+class LinkWriteSerializer(StrictJSONTypes, serializers.Serializer):
     target = serializers.CharField(max_length=20, help_text="Ticket number, e.g. INC0001042.")
     kind = serializers.ChoiceField(choices=LinkKind.choices)
 

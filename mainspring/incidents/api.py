@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -28,10 +28,13 @@ from mainspring.core.api import (
 )
 from mainspring.core.api_config import ConfigViewSet, EveryoneReadsAdminsWrite
 from mainspring.core.api_tickets import TicketResourcesMixin
+from mainspring.core.json_types import StrictJSONTypes
 from mainspring.core.models import Channel, Level
+from mainspring.core.schema import IF_MATCH
 from mainspring.identity.models import AssignmentGroup, User
 from mainspring.identity.policy import (
     Action,
+    can,
     is_agent,
     require,
     visible_tickets,
@@ -53,22 +56,18 @@ ERRORS = {
     403: OpenApiResponse(description="You see the incident but may not do this."),
     404: OpenApiResponse(description="No such incident, or not yours to see."),
 }
-IF_MATCH = OpenApiParameter(
-    "If-Match",
-    str,
-    OpenApiParameter.HEADER,
-    description='The ETag you read ("7"); a stale one answers 412.',
-)
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    description="Any unique string (≤200 chars); a retry with it replays the first answer.",
-)
 
 
 class IncidentSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
-    """How an incident reads. Related users by username, groups/categories by id."""
+    """How an incident reads. Related users by username, groups/categories by id.
+
+    Requesters get the same shape less the agent-only fields, which the schema
+    therefore lists as optional (one type for every client rather than a oneOf two
+    near-identical ones), and ``parent`` only when they may see the parent.
+    """
+
+    # Read by core.schema: not "required" in the answer, since requesters never get them.
+    optional_fields = AGENT_ONLY_FIELDS
 
     state = serializers.ChoiceField(choices=IncidentState.choices, read_only=True)
     impact = serializers.ChoiceField(choices=Level.choices, read_only=True)
@@ -85,7 +84,12 @@ class IncidentSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     resolution_code = serializers.SlugRelatedField(
         slug_field="code", read_only=True, allow_null=True
     )
-    parent = serializers.SlugRelatedField(slug_field="number", read_only=True, allow_null=True)
+    parent = serializers.SlugRelatedField(
+        slug_field="number",
+        read_only=True,
+        allow_null=True,
+        help_text="The parent incident's number; null for a requester who may not see it.",
+    )
     reassignment_count = serializers.IntegerField(
         read_only=True, required=False, help_text="Agents only; absent for requesters."
     )
@@ -137,10 +141,15 @@ class IncidentSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
         if request is not None and not is_agent(request.user):
             for name in AGENT_ONLY_FIELDS:
                 data.pop(name, None)
+            # Another's ticket is a 404 everywhere else; its number must not leak here.
+            if instance.parent_id is not None and not can(
+                request.user, Action.VIEW, instance.parent
+            ):
+                data["parent"] = None
         return data
 
 
-class IncidentWriteSerializer(FieldsBuiltOnce, serializers.Serializer):
+class IncidentWriteSerializer(StrictJSONTypes, FieldsBuiltOnce, serializers.Serializer):
     """What may be sent on create/update; which of these a role may set is policy's call."""
 
     title = serializers.CharField(max_length=200, required=False)
@@ -181,7 +190,7 @@ WRITABLE_FIELDS = frozenset(IncidentWriteSerializer._declared_fields)
 READABLE_FIELDS = frozenset(IncidentSerializer.Meta.fields)
 
 
-class AssignSerializer(serializers.Serializer):
+class AssignSerializer(StrictJSONTypes, serializers.Serializer):
     assignment_group = serializers.PrimaryKeyRelatedField(
         queryset=AssignmentGroup.objects.all(), required=False
     )
@@ -190,11 +199,11 @@ class AssignSerializer(serializers.Serializer):
     )
 
 
-class HoldSerializer(serializers.Serializer):
+class HoldSerializer(StrictJSONTypes, serializers.Serializer):
     hold_reason = serializers.ChoiceField(choices=HoldReason.choices)
 
 
-class ResolveSerializer(serializers.Serializer):
+class ResolveSerializer(StrictJSONTypes, serializers.Serializer):
     resolution_code = serializers.SlugRelatedField(
         slug_field="code",
         queryset=ResolutionCode.objects.filter(active=True),
@@ -203,7 +212,7 @@ class ResolveSerializer(serializers.Serializer):
     resolution_notes = serializers.CharField(max_length=65_536)
 
 
-class ReasonSerializer(serializers.Serializer):
+class ReasonSerializer(StrictJSONTypes, serializers.Serializer):
     reason = serializers.CharField(
         max_length=65_536,
         required=False,
@@ -298,7 +307,6 @@ class _IncidentBase(
     @extend_schema(
         request=IncidentCreateSerializer,
         responses={201: IncidentSerializer, **ERRORS},
-        parameters=[IDEMPOTENCY_KEY],
         description="Requesters may send title, description, category and "
         "subcategory only; anything else they send is a 400.",
     )
