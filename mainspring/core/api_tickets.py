@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
@@ -222,7 +222,10 @@ class TicketResourcesMixin:
         return self.get_paginated_response(AttachmentSerializer(page, many=True).data)
 
     @extend_schema(
-        responses=AuditEntrySerializer(many=True),
+        responses={
+            200: AuditEntrySerializer(many=True),
+            403: OpenApiResponse(description="Requesters may not read the audit trail."),
+        },
         description="Every field change, oldest first. Agents only (403).",
     )
     @action(

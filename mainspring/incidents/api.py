@@ -185,8 +185,15 @@ class IncidentCreateSerializer(IncidentWriteSerializer):
     title = serializers.CharField(max_length=200)
 
 
+class IncidentUpdateSerializer(IncidentWriteSerializer):
+    """What a PATCH may change: the intake channel is fixed once the incident exists."""
+
+    channel = None
+
+
 # Names only, computed once: building a serializer's fields costs more than the check.
 WRITABLE_FIELDS = frozenset(IncidentWriteSerializer._declared_fields)
+UPDATABLE_FIELDS = frozenset(IncidentUpdateSerializer._declared_fields)
 READABLE_FIELDS = frozenset(IncidentSerializer.Meta.fields)
 
 
@@ -299,14 +306,15 @@ class _IncidentBase(
         data = require_object(request.data)
         if not creating:
             data = {k: v for k, v in data.items() if k != "version"}
-        reject_unknown(data, WRITABLE_FIELDS, read_only=READABLE_FIELDS)
+        known = WRITABLE_FIELDS if creating else UPDATABLE_FIELDS
+        reject_unknown(data, known, read_only=READABLE_FIELDS)
         serializer = serializer_class(data=data, partial=not creating)
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
     @extend_schema(
         request=IncidentCreateSerializer,
-        responses={201: IncidentSerializer, **ERRORS},
+        responses={201: IncidentSerializer, 400: ERRORS[400]},
         description="Requesters may send title, description, category and "
         "subcategory only; anything else they send is a 400.",
     )
@@ -336,7 +344,7 @@ class IncidentViewSet(IdempotentCreateMixin, _IncidentBase):
         return self._respond(self.get_object())
 
     @extend_schema(
-        request=IncidentWriteSerializer,
+        request=IncidentUpdateSerializer,
         responses={
             200: IncidentSerializer,
             **ERRORS,
@@ -347,7 +355,7 @@ class IncidentViewSet(IdempotentCreateMixin, _IncidentBase):
     def partial_update(self, request, *args, **kwargs) -> Response:
         incident = self.get_object()
         expected = parse_if_match(request)
-        data = self._write_data(request, IncidentWriteSerializer, creating=False)
+        data = self._write_data(request, IncidentUpdateSerializer, creating=False)
         services.update_incident(
             incident, by=request.user, channel=Channel.API, expected_version=expected, **data
         )
