@@ -309,13 +309,13 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [
-        "mainspring.core.parsers.JSONParser",
-        "mainspring.core.parsers.MultiPartParser",
-        "mainspring.core.parsers.FormParser",
-    ],
+    # JSON only: form encodings cannot say null, a list or "not sent" (a missing
+    # checkbox reads as false), so they are a 415. Uploads declare multipart themselves
+    # (core.parsers.MultiPartParser). Our JSON parser refuses deep nesting, non-finite
+    # numbers and NUL before anything reads the body.
+    "DEFAULT_PARSER_CLASSES": ["mainspring.core.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "mainspring.core.schema.AutoSchema",
     "EXCEPTION_HANDLER": "mainspring.core.api.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "mainspring.core.api.NumberCursorPagination",
     "PAGE_SIZE": 25,

@@ -210,12 +210,24 @@ class IdempotentCreateMixin:
 
     The key is scoped to the user and the endpoint. The same key with a different body
     is a conflict (422 in Stripe; 409 here, our conflict status).
+
+    The mixin wraps the ``create`` its class resolves to (its own or an inherited one)
+    rather than overriding it, so that create's ``extend_schema`` (request body,
+    responses) stays what the OpenAPI schema shows, with the ``Idempotency-Key``
+    header added; the schema derives the 409 from that header (``core.schema``).
     """
 
-    def create(self, request, *args, **kwargs):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        create = cls.__dict__.get("create") or getattr(cls, "create", None)
+        if create is None or getattr(create, "_idempotent", False):
+            return
+        cls.create = _idempotent(create)
+
+    def _idempotent_create(self, create, request, *args, **kwargs):
         key = request.headers.get("Idempotency-Key")
         if not key:
-            return super().create(request, *args, **kwargs)
+            return create(self, request, *args, **kwargs)
         if len(key) > 200:
             raise ApiError(
                 400,
@@ -234,7 +246,7 @@ class IdempotentCreateMixin:
             return self._replay(existing, body_hash)
         try:
             with transaction.atomic():
-                response = super().create(request, *args, **kwargs)
+                response = create(self, request, *args, **kwargs)
                 if 200 <= response.status_code < 300:
                     IdempotencyRecord.objects.create(
                         user=request.user,
@@ -262,6 +274,26 @@ class IdempotentCreateMixin:
         if isinstance(record.response, dict) and "version" in record.response:
             response["ETag"] = etag_for(record.response["version"])
         return response
+
+
+def _idempotent(create):
+    """``create`` behind the Idempotency-Key check, keeping its schema annotations."""
+    # drf-spectacular is imported here, not at module level: see the module docstring.
+    from drf_spectacular.utils import extend_schema
+
+    from .schema import IDEMPOTENCY_KEY
+
+    def idempotent_create(self, request, *args, **kwargs):
+        return self._idempotent_create(create, request, *args, **kwargs)
+
+    idempotent_create.__name__ = "create"
+    idempotent_create.__qualname__ = getattr(create, "__qualname__", "create")
+    idempotent_create.__doc__ = create.__doc__
+    idempotent_create._idempotent = True
+    # ``extend_schema`` keeps a method's schema in ``kwargs``; extending a copy of it
+    # adds the header and leaves the wrapped create's own annotation untouched.
+    idempotent_create.kwargs = dict(getattr(create, "kwargs", {}))
+    return extend_schema(parameters=[IDEMPOTENCY_KEY])(idempotent_create)
 
 
 class KeysetPagination(BasePagination):

@@ -11,11 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from mainspring.identity.policy import Action, can, is_agent
 
 from .api import KeysetPagination, StrictQueryParamsMixin, reject_unknown, require_object
+from .json_types import json_type_errors
 
 __all__ = ["AgentsReadAdminsWrite", "ConfigViewSet", "EveryoneReadsAdminsWrite"]
 
@@ -39,6 +41,8 @@ class EveryoneReadsAdminsWrite(permissions.BasePermission):
     """Any signed-in user may read it (requesters pick a category); admins change it."""
 
     message = "Only administrators may change this."
+    # Read by core.schema: reads are never refused, so they document no 403.
+    reads_always_allowed = True
 
     def has_permission(self, request, view) -> bool:
         return request.method in permissions.SAFE_METHODS or can(request.user, Action.CONFIGURE)
@@ -74,6 +78,9 @@ class ConfigViewSet(
             writable -= self.create_only
         reject_unknown(data, writable, read_only=set(fields))
         serializer = serializer_class(data=data, partial=partial)
+        wrong_types = json_type_errors(serializer, data)
+        if wrong_types:
+            raise ValidationError(wrong_types)
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 

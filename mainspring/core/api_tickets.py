@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -22,6 +22,7 @@ from mainspring.identity.policy import Action, is_agent, require, visible_ticket
 
 from . import services as core_services
 from .api import ApiError, ChronologicalPagination, reject_unknown, require_object
+from .json_types import StrictJSONTypes
 from .markdown import render_markdown
 from .models import (
     Attachment,
@@ -54,7 +55,7 @@ class JournalEntrySerializer(serializers.Serializer):
         return render_markdown(obj.body)
 
 
-class JournalEntryCreateSerializer(serializers.Serializer):
+class JournalEntryCreateSerializer(StrictJSONTypes, serializers.Serializer):
     kind = serializers.ChoiceField(
         choices=[JournalKind.COMMENT.value, JournalKind.WORK_NOTE.value],
         help_text="comment: the requester sees it; work_note: agents only.",
@@ -99,7 +100,7 @@ class WatcherSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(read_only=True)
 
 
-class WatcherWriteSerializer(serializers.Serializer):
+class WatcherWriteSerializer(StrictJSONTypes, serializers.Serializer):
     user = serializers.SlugRelatedField(
         slug_field="username",
         queryset=User.objects.filter(is_active=True),
@@ -122,7 +123,7 @@ class LinkSerializer(serializers.Serializer):
         return "out" if obj.source_id == ticket_id else "in"
 
 
-class LinkWriteSerializer(serializers.Serializer):
+class LinkWriteSerializer(StrictJSONTypes, serializers.Serializer):
     target = serializers.CharField(max_length=20, help_text="Ticket number, e.g. INC0001042.")
     kind = serializers.ChoiceField(choices=LinkKind.choices)
 
@@ -221,7 +222,10 @@ class TicketResourcesMixin:
         return self.get_paginated_response(AttachmentSerializer(page, many=True).data)
 
     @extend_schema(
-        responses=AuditEntrySerializer(many=True),
+        responses={
+            200: AuditEntrySerializer(many=True),
+            403: OpenApiResponse(description="Requesters may not read the audit trail."),
+        },
         description="Every field change, oldest first. Agents only (403).",
     )
     @action(

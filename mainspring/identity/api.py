@@ -21,6 +21,7 @@ from mainspring.core.api import (
     require_object,
 )
 from mainspring.core.api_config import ConfigViewSet, EveryoneReadsAdminsWrite
+from mainspring.core.json_types import StrictJSONTypes
 from mainspring.core.parsing import MAX_INT
 
 from . import services
@@ -49,7 +50,7 @@ INVALID_CREDENTIALS = error_body(
 )
 
 
-class ObtainTokenSerializer(serializers.Serializer):
+class ObtainTokenSerializer(StrictJSONTypes, serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(
         max_length=4096, trim_whitespace=False, style={"input_type": "password"}
@@ -120,7 +121,7 @@ class TokenSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class TokenCreateSerializer(serializers.Serializer):
+class TokenCreateSerializer(StrictJSONTypes, serializers.Serializer):
     name = serializers.CharField(max_length=100)
 
 
@@ -163,6 +164,9 @@ class TokenViewSet(
 
 class UserSerializer(serializers.ModelSerializer):
     name = serializers.CharField(read_only=True)
+    email = serializers.EmailField(
+        read_only=True, allow_blank=True, help_text="'' for a user without an address."
+    )
     groups = serializers.SerializerMethodField()
 
     class Meta:
@@ -261,7 +265,7 @@ class GroupSerializer(serializers.ModelSerializer):
         return [m.user.username for m in obj.memberships_for_api if m.is_manager]
 
 
-class MemberWriteSerializer(serializers.Serializer):
+class MemberWriteSerializer(StrictJSONTypes, serializers.Serializer):
     username = serializers.SlugRelatedField(
         slug_field="username", queryset=User.objects.all(), help_text="An active agent."
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -28,10 +28,13 @@ from mainspring.core.api import (
 )
 from mainspring.core.api_config import ConfigViewSet, EveryoneReadsAdminsWrite
 from mainspring.core.api_tickets import TicketResourcesMixin
+from mainspring.core.json_types import StrictJSONTypes
 from mainspring.core.models import Channel, Level
+from mainspring.core.schema import IF_MATCH
 from mainspring.identity.models import AssignmentGroup, User
 from mainspring.identity.policy import (
     Action,
+    can,
     is_agent,
     require,
     visible_tickets,
@@ -53,22 +56,18 @@ ERRORS = {
     403: OpenApiResponse(description="You see the incident but may not do this."),
     404: OpenApiResponse(description="No such incident, or not yours to see."),
 }
-IF_MATCH = OpenApiParameter(
-    "If-Match",
-    str,
-    OpenApiParameter.HEADER,
-    description='The ETag you read ("7"); a stale one answers 412.',
-)
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    description="Any unique string (≤200 chars); a retry with it replays the first answer.",
-)
 
 
 class IncidentSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
-    """How an incident reads. Related users by username, groups/categories by id."""
+    """How an incident reads. Related users by username, groups/categories by id.
+
+    Requesters get the same shape less the agent-only fields, which the schema
+    therefore lists as optional (one type for every client rather than a oneOf two
+    near-identical ones), and ``parent`` only when they may see the parent.
+    """
+
+    # Read by core.schema: not "required" in the answer, since requesters never get them.
+    optional_fields = AGENT_ONLY_FIELDS
 
     state = serializers.ChoiceField(choices=IncidentState.choices, read_only=True)
     impact = serializers.ChoiceField(choices=Level.choices, read_only=True)
@@ -85,7 +84,12 @@ class IncidentSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     resolution_code = serializers.SlugRelatedField(
         slug_field="code", read_only=True, allow_null=True
     )
-    parent = serializers.SlugRelatedField(slug_field="number", read_only=True, allow_null=True)
+    parent = serializers.SlugRelatedField(
+        slug_field="number",
+        read_only=True,
+        allow_null=True,
+        help_text="The parent incident's number; null for a requester who may not see it.",
+    )
     reassignment_count = serializers.IntegerField(
         read_only=True, required=False, help_text="Agents only; absent for requesters."
     )
@@ -137,10 +141,15 @@ class IncidentSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
         if request is not None and not is_agent(request.user):
             for name in AGENT_ONLY_FIELDS:
                 data.pop(name, None)
+            # Another's ticket is a 404 everywhere else; its number must not leak here.
+            if instance.parent_id is not None and not can(
+                request.user, Action.VIEW, instance.parent
+            ):
+                data["parent"] = None
         return data
 
 
-class IncidentWriteSerializer(FieldsBuiltOnce, serializers.Serializer):
+class IncidentWriteSerializer(StrictJSONTypes, FieldsBuiltOnce, serializers.Serializer):
     """What may be sent on create/update; which of these a role may set is policy's call."""
 
     title = serializers.CharField(max_length=200, required=False)
@@ -176,12 +185,19 @@ class IncidentCreateSerializer(IncidentWriteSerializer):
     title = serializers.CharField(max_length=200)
 
 
+class IncidentUpdateSerializer(IncidentWriteSerializer):
+    """What a PATCH may change: the intake channel is fixed once the incident exists."""
+
+    channel = None
+
+
 # Names only, computed once: building a serializer's fields costs more than the check.
 WRITABLE_FIELDS = frozenset(IncidentWriteSerializer._declared_fields)
+UPDATABLE_FIELDS = frozenset(IncidentUpdateSerializer._declared_fields)
 READABLE_FIELDS = frozenset(IncidentSerializer.Meta.fields)
 
 
-class AssignSerializer(serializers.Serializer):
+class AssignSerializer(StrictJSONTypes, serializers.Serializer):
     assignment_group = serializers.PrimaryKeyRelatedField(
         queryset=AssignmentGroup.objects.all(), required=False
     )
@@ -190,11 +206,11 @@ class AssignSerializer(serializers.Serializer):
     )
 
 
-class HoldSerializer(serializers.Serializer):
+class HoldSerializer(StrictJSONTypes, serializers.Serializer):
     hold_reason = serializers.ChoiceField(choices=HoldReason.choices)
 
 
-class ResolveSerializer(serializers.Serializer):
+class ResolveSerializer(StrictJSONTypes, serializers.Serializer):
     resolution_code = serializers.SlugRelatedField(
         slug_field="code",
         queryset=ResolutionCode.objects.filter(active=True),
@@ -203,7 +219,7 @@ class ResolveSerializer(serializers.Serializer):
     resolution_notes = serializers.CharField(max_length=65_536)
 
 
-class ReasonSerializer(serializers.Serializer):
+class ReasonSerializer(StrictJSONTypes, serializers.Serializer):
     reason = serializers.CharField(
         max_length=65_536,
         required=False,
@@ -290,15 +306,15 @@ class _IncidentBase(
         data = require_object(request.data)
         if not creating:
             data = {k: v for k, v in data.items() if k != "version"}
-        reject_unknown(data, WRITABLE_FIELDS, read_only=READABLE_FIELDS)
+        known = WRITABLE_FIELDS if creating else UPDATABLE_FIELDS
+        reject_unknown(data, known, read_only=READABLE_FIELDS)
         serializer = serializer_class(data=data, partial=not creating)
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
     @extend_schema(
         request=IncidentCreateSerializer,
-        responses={201: IncidentSerializer, **ERRORS},
-        parameters=[IDEMPOTENCY_KEY],
+        responses={201: IncidentSerializer, 400: ERRORS[400]},
         description="Requesters may send title, description, category and "
         "subcategory only; anything else they send is a 400.",
     )
@@ -328,7 +344,7 @@ class IncidentViewSet(IdempotentCreateMixin, _IncidentBase):
         return self._respond(self.get_object())
 
     @extend_schema(
-        request=IncidentWriteSerializer,
+        request=IncidentUpdateSerializer,
         responses={
             200: IncidentSerializer,
             **ERRORS,
@@ -339,7 +355,7 @@ class IncidentViewSet(IdempotentCreateMixin, _IncidentBase):
     def partial_update(self, request, *args, **kwargs) -> Response:
         incident = self.get_object()
         expected = parse_if_match(request)
-        data = self._write_data(request, IncidentWriteSerializer, creating=False)
+        data = self._write_data(request, IncidentUpdateSerializer, creating=False)
         services.update_incident(
             incident, by=request.user, channel=Channel.API, expected_version=expected, **data
         )

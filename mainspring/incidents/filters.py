@@ -72,6 +72,19 @@ class UtcDateTimeFilter(filters.IsoDateTimeFilter):
 class IncidentFilter(filters.FilterSet):
     """Allowlisted filters for ``/api/v1/incidents/``."""
 
+    def is_valid(self) -> bool:
+        # django-filter reads ``?updated_before=`` as "no filter"; for anything but free
+        # text an empty value is no value the schema allows (a date, a number...): say so.
+        blank = [
+            name
+            for name, f in self.filters.items()
+            if not isinstance(f, filters.CharFilter) and self.data.get(name) == ""
+        ]
+        valid = super().is_valid()
+        for name in blank:
+            self.form.add_error(name, "Give a value, or leave the parameter out.")
+        return valid and not blank
+
     # distinct=False: each ticket has one state and one priority, and DISTINCT would make
     # PostgreSQL sort every match instead of reading the first page off an index.
     state = filters.MultipleChoiceFilter(

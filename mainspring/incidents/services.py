@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from mainspring.core import services as core
 from mainspring.core.events import TicketEvent, prepare_new_ticket, publish
-from mainspring.core.models import Channel, Level
+from mainspring.core.models import Channel, JournalKind, Level
 from mainspring.core.numbering import next_number
 from mainspring.core.reference_cache import ReferenceCache
 from mainspring.core.services import StaleVersion, TicketValidationError
@@ -444,7 +444,14 @@ def _resolve_children(
             expected_version=None,
             values={"resolution_code": code, "resolution_notes": notes},
         )
-        core.add_system_entry(child, f"Resolved with parent incident {parent.number}.", by=by)
+        # The public entry names no number: the child's requester may not see the parent.
+        core.add_system_entry(child, "Resolved together with its parent incident.", by=by)
+        core.add_system_entry(
+            child,
+            f"Resolved with parent incident {parent.number}.",
+            by=by,
+            kind=JournalKind.WORK_NOTE,
+        )
 
 
 @transaction.atomic

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db.models import Prefetch
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -29,7 +29,9 @@ from mainspring.core.api import (
     require_object,
 )
 from mainspring.core.api_tickets import AttachmentUploadSerializer
+from mainspring.core.json_types import StrictJSONTypes
 from mainspring.core.parsers import MultiPartParser
+from mainspring.core.schema import IF_MATCH
 from mainspring.identity.models import AssignmentGroup
 from mainspring.incidents.models import Category
 
@@ -75,7 +77,7 @@ class ArticleSerializer(serializers.ModelSerializer):
         return sorted(a.number for a in getattr(obj, "visible_related", []))
 
 
-class ArticleWriteSerializer(serializers.Serializer):
+class ArticleWriteSerializer(StrictJSONTypes, serializers.Serializer):
     title = serializers.CharField(max_length=200, required=False)
     summary = serializers.CharField(max_length=500, required=False, allow_blank=True)
     body = serializers.CharField(max_length=200_000, required=False, allow_blank=True)
@@ -97,6 +99,10 @@ class ArticleWriteSerializer(serializers.Serializer):
         max_length=services.MAX_RELATED,
         help_text='Article numbers, e.g. ["KB0001002"]; replaces the list.',
     )
+
+
+class ArticleCreateSerializer(ArticleWriteSerializer):
+    title = serializers.CharField(max_length=200)
 
 
 class ArticleAttachmentSerializer(serializers.Serializer):
@@ -135,16 +141,27 @@ class RevisionSerializer(serializers.Serializer):
     published_by = serializers.CharField(source="published_by.username", allow_null=True)
 
 
-class FeedbackSerializer(serializers.Serializer):
+class RevisionsPagination(ChronologicalPagination):
+    """Published revisions, newest first; a fixed order (``ordering`` is a 400)."""
+
+    default_ordering = ("-number", "-id")
+
+
+class FeedbackSerializer(StrictJSONTypes, serializers.Serializer):
     helpful = serializers.BooleanField()
     comment = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
 
-class SendBackSerializer(serializers.Serializer):
+class SendBackSerializer(StrictJSONTypes, serializers.Serializer):
     comment = serializers.CharField(max_length=5000)
 
 
 WRITE_FIELDS = frozenset(ArticleWriteSerializer().fields)
+_STATE_CONFLICT = {
+    409: OpenApiResponse(
+        description="Not allowed from the article's state; `error.allowed` lists what is."
+    )
+}
 READ_ONLY = frozenset(ArticleSerializer.Meta.fields) - WRITE_FIELDS
 
 
@@ -201,7 +218,9 @@ class ArticleViewSet(
     def _write_data(self, request, partial: bool) -> dict:
         data = require_object(request.data)
         reject_unknown(data, WRITE_FIELDS | {"version"}, READ_ONLY - {"version"})
-        ser = ArticleWriteSerializer(data=data, partial=partial)
+        ser = (ArticleWriteSerializer if partial else ArticleCreateSerializer)(
+            data=data, partial=partial
+        )
         ser.is_valid(raise_exception=True)
         fields = dict(ser.validated_data)
         if "groups" in fields:
@@ -210,7 +229,7 @@ class ArticleViewSet(
             fields["related"] = list(fields["related"])
         return fields
 
-    @extend_schema(request=ArticleWriteSerializer, responses={201: ArticleSerializer})
+    @extend_schema(request=ArticleCreateSerializer, responses={201: ArticleSerializer})
     def create(self, request, *args, **kwargs):
         article = services.create_article(by=request.user, **self._write_data(request, False))
         return self._answer(article, status.HTTP_201_CREATED)
@@ -218,7 +237,9 @@ class ArticleViewSet(
     def retrieve(self, request, *args, **kwargs):
         return self._answer(self.get_object())
 
-    @extend_schema(request=ArticleWriteSerializer, responses={200: ArticleSerializer})
+    @extend_schema(
+        request=ArticleWriteSerializer, responses={200: ArticleSerializer}, parameters=[IF_MATCH]
+    )
     def partial_update(self, request, *args, **kwargs):
         article = self.get_object()
         expected = parse_if_match(request)
@@ -236,35 +257,54 @@ class ArticleViewSet(
         fn(article, by=request.user, expected_version=parse_if_match(request), **extra)
         return self._answer(article)
 
-    @extend_schema(request=None, responses={200: ArticleSerializer})
+    @extend_schema(
+        request=None,
+        responses={200: ArticleSerializer, **_STATE_CONFLICT},
+        parameters=[IF_MATCH],
+    )
     @action(detail=True, methods=["post"])
     def submit(self, request, number=None):
         return self._transition(request, services.submit)
 
-    @extend_schema(request=None, responses={200: ArticleSerializer})
+    @extend_schema(
+        request=None,
+        responses={200: ArticleSerializer, **_STATE_CONFLICT},
+        parameters=[IF_MATCH],
+    )
     @action(detail=True, methods=["post"])
     def publish(self, request, number=None):
         return self._transition(request, services.publish)
 
-    @extend_schema(request=SendBackSerializer, responses={200: ArticleSerializer})
+    @extend_schema(
+        request=SendBackSerializer,
+        responses={200: ArticleSerializer, **_STATE_CONFLICT},
+        parameters=[IF_MATCH],
+    )
     @action(detail=True, methods=["post"])
     def send_back(self, request, number=None):
         data = require_object(request.data)
+        reject_unknown(data, {"comment", "version"})
         ser = SendBackSerializer(data={"comment": data.get("comment", "")})
         ser.is_valid(raise_exception=True)
         return self._transition(request, services.send_back, comment=ser.validated_data["comment"])
 
-    @extend_schema(request=None, responses={200: ArticleSerializer})
+    @extend_schema(
+        request=None,
+        responses={200: ArticleSerializer, **_STATE_CONFLICT},
+        parameters=[IF_MATCH],
+    )
     @action(detail=True, methods=["post"])
     def retire(self, request, number=None):
         return self._transition(request, services.retire)
 
     @extend_schema(request=None, responses={200: RevisionSerializer(many=True)})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=RevisionsPagination)
     def versions(self, request, number=None):
+        """Published revisions, newest first, in keyset pages like every list."""
+        reject_unknown(dict(request.query_params), {"cursor", "page_size", "ordering"})
         article = self.get_object()
-        revisions = article.revisions.select_related("published_by")[:200]
-        return Response(RevisionSerializer(revisions, many=True).data)
+        page = self.paginate_queryset(article.revisions.select_related("published_by"))
+        return self.get_paginated_response(RevisionSerializer(page, many=True).data)
 
     @extend_schema(request=FeedbackSerializer, responses={201: FeedbackSerializer})
     @action(detail=True, methods=["post"])
@@ -349,7 +389,7 @@ class ArticleViewSet(
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
         parameters=[OpenApiParameter("key", OpenApiTypes.UUID, OpenApiParameter.PATH)],
         description="The file, for whoever may read the article (404 otherwise); the same "
-        "headers as the browser address: `attachment`, except safe raster images inline.",
+        "headers as ticket attachments: always `attachment`, `application/octet-stream`.",
     )
     @action(
         detail=True,
@@ -360,7 +400,11 @@ class ArticleViewSet(
     )
     def attachment_download(self, request, number=None, key=None):
         attachment = self._attachment(key)
-        return article_file_response(request.user, attachment.article.number, key)
+        # A program asked for the file: always a download, whatever the file is (the
+        # browser address, ``web_url``, shows safe images inline for the body).
+        return article_file_response(
+            request.user, attachment.article.number, key, inline_images=False
+        )
 
 
 class SearchHitSerializer(serializers.Serializer):
@@ -371,21 +415,29 @@ class SearchHitSerializer(serializers.Serializer):
     web_url = serializers.URLField()
 
 
+class SearchResultsSerializer(serializers.Serializer):
+    results = SearchHitSerializer(many=True)
+
+
+class SearchQuerySerializer(serializers.Serializer):
+    q = serializers.CharField(max_length=200, help_text="Words to find.")
+    kind = serializers.ChoiceField(choices=list(search.KINDS), required=False, allow_blank=True)
+    type = serializers.ChoiceField(
+        choices=list(ArticleKind.values),
+        required=False,
+        allow_blank=True,
+        help_text="Articles of this type.",
+    )
+    category = serializers.IntegerField(required=False, help_text="Articles in this category (id).")
+    tag = serializers.CharField(
+        required=False, allow_blank=True, help_text="Articles with this tag."
+    )
+
+
 class SearchView(APIView):
     """Full-text search across what the caller may see: articles; incidents for agents."""
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("q", str, required=True),
-            OpenApiParameter("kind", str, enum=list(search.KINDS)),
-            OpenApiParameter(
-                "type", str, enum=list(ArticleKind.values), description="Articles of this type."
-            ),
-            OpenApiParameter("category", int, description="Articles in this category (id)."),
-            OpenApiParameter("tag", str, description="Articles with this tag."),
-        ],
-        responses={200: SearchHitSerializer(many=True)},
-    )
+    @extend_schema(parameters=[SearchQuerySerializer], responses={200: SearchResultsSerializer})
     def get(self, request):
         unknown = set(request.query_params) - {"q", "kind", "type", "category", "tag"}
         if unknown:

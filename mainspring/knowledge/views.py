@@ -248,13 +248,14 @@ def remove_file(request: HttpRequest, number: str, key) -> HttpResponse:
     return _files_answer(request, article, removed=attachment)
 
 
-def article_file_response(user, number: str, key) -> FileResponse:
+def article_file_response(user, number: str, key, *, inline_images: bool = True) -> FileResponse:
     """The file ``key`` of article ``number``, if ``user`` may read the article (else 404).
 
     Like ticket attachments: ``nosniff``, a sandboxing CSP and ``attachment``, except
     that PNG, JPEG, GIF and WebP images (proved by their first bytes, never SVG) are
     served ``inline`` with their image type, so ``![alt](url)`` in the body shows them.
-    Shared by the UI and the API.
+    Shared by the UI and the API; the API asks for ``inline_images=False``, since a
+    program downloading a file wants the file, not a page to show.
     """
     visible = policy.visible_articles(user).filter(number=str(number).upper()[:16])
     attachment = (
@@ -268,7 +269,7 @@ def article_file_response(user, number: str, key) -> FileResponse:
         handle = attachment.file.open("rb")
     except FileNotFoundError as exc:
         raise Http404 from exc
-    inline = attachment.is_image
+    inline = inline_images and attachment.is_image
     response = FileResponse(
         handle,
         as_attachment=not inline,

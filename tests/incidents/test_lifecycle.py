@@ -208,7 +208,11 @@ def test_parent_resolution_resolves_children(agent, requester):
         child.refresh_from_db()
         assert child.state == S.RESOLVED
         assert child.resolution_notes == "Mail server restarted."
-        assert child.journal.filter(kind="system", body__contains=parent.number).exists()
+        # The public entry is neutral (the child's requester may not see the parent);
+        # the number is in an internal note.
+        assert child.journal.filter(kind="system", body__contains="parent incident").exists()
+        assert not child.journal.filter(kind="system", body__contains=parent.number).exists()
+        assert child.journal.filter(kind="work_note", body__contains=parent.number).exists()
     children[2].refresh_from_db()
     assert children[2].state == S.CANCELLED
 

@@ -101,7 +101,7 @@ def test_api_crud_and_workflow(api_for, agent, reviewer, requester):
     assert rapi.post(f"/api/v1/articles/{number}/send_back/", {}, format="json").status_code == 400
     assert rapi.post(f"/api/v1/articles/{number}/publish/").status_code == 200
     assert rapi.post(f"/api/v1/articles/{number}/publish/").status_code == 409
-    versions = api.get(f"/api/v1/articles/{number}/versions/").json()
+    versions = api.get(f"/api/v1/articles/{number}/versions/").json()["results"]
     assert [v["number"] for v in versions] == [1]
     req = api_for(requester)
     fb = req.post(f"/api/v1/articles/{number}/feedback/", {"helpful": True}, format="json")
