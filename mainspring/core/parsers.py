@@ -4,8 +4,9 @@ DRF's own parsers hand over anything Python can parse: JSON nested 100,000 deep 
 RecursionError in whatever walks it next), ``1e400`` (infinity, an OverflowError in
 an id field), ``"\\u0000"`` (a DataError in PostgreSQL). These refuse such bodies with a
 400 naming the field, through ``core.parsing``, before a serializer sees them. (DRF
-reads JSON and form bodies through ``request.body``, so Django's
-``DATA_UPLOAD_MAX_MEMORY_SIZE`` already bounds them.)
+reads JSON bodies through ``request.body``, so Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE``
+already bounds them.) The API takes JSON only; multipart is for file uploads, which
+declare ``MultiPartParser`` themselves.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from rest_framework.parsers import get_encoding
 
 from .parsing import InputRefused, load_json, printable, text_problem
 
-__all__ = ["FormParser", "JSONParser", "MultiPartParser", "query_dict_problems"]
+__all__ = ["JSONParser", "MultiPartParser", "query_dict_problems"]
 
 
 def query_dict_problems(data: QueryDict) -> dict[str, list[str]]:
@@ -46,15 +47,6 @@ class JSONParser(parsers.JSONParser):
             raise exceptions.ValidationError(exc.fields) from exc
         except ValueError as exc:  # a syntax error, or bytes that are not in ``encoding``
             raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
-
-
-class FormParser(parsers.FormParser):
-    """``application/x-www-form-urlencoded`` with storable values only."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        data = super().parse(stream, media_type, parser_context)
-        _refuse(query_dict_problems(data))
-        return data
 
 
 class MultiPartParser(parsers.MultiPartParser):

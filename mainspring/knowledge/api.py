@@ -252,9 +252,13 @@ class ArticleViewSet(
             raise ApiError(405, "method_not_allowed", "Use PATCH.")
         return super().update(request, *args, **kwargs)
 
-    def _transition(self, request, fn, **extra):
+    def _transition(self, request, fn, read_body=None):
+        # The article first (404), then the version (If-Match), then the body: each
+        # answer names what is wrong in the order a client would fix it.
         article = self.get_object()
-        fn(article, by=request.user, expected_version=parse_if_match(request), **extra)
+        expected_version = parse_if_match(request)
+        extra = read_body(request) if read_body is not None else {}
+        fn(article, by=request.user, expected_version=expected_version, **extra)
         return self._answer(article)
 
     @extend_schema(
@@ -282,11 +286,14 @@ class ArticleViewSet(
     )
     @action(detail=True, methods=["post"])
     def send_back(self, request, number=None):
-        data = require_object(request.data)
-        reject_unknown(data, {"comment", "version"})
-        ser = SendBackSerializer(data={"comment": data.get("comment", "")})
-        ser.is_valid(raise_exception=True)
-        return self._transition(request, services.send_back, comment=ser.validated_data["comment"])
+        def read_body(request) -> dict:
+            data = require_object(request.data)
+            reject_unknown(data, {"comment", "version"})
+            ser = SendBackSerializer(data={"comment": data.get("comment", "")})
+            ser.is_valid(raise_exception=True)
+            return {"comment": ser.validated_data["comment"]}
+
+        return self._transition(request, services.send_back, read_body)
 
     @extend_schema(
         request=None,

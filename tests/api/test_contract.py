@@ -86,7 +86,8 @@ def test_every_error_is_documented_in_the_one_shape(schema):
     for path, item in schema["paths"].items():
         for method, operation in item.items():
             codes = [c for c in operation["responses"] if c.startswith("4")]
-            if not codes:
+            # The API root is public and reads no input: it has nothing to refuse.
+            if not codes and path != "/api/v1/":
                 without_4xx.append(f"{method} {path}")
             for code in codes:
                 content = operation["responses"][code]["content"]["application/json"]

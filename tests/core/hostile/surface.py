@@ -26,7 +26,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.urls.exceptions import Resolver404
 
 from mainspring.core import services as core_services
-from mainspring.core.models import Channel
+from mainspring.core.models import BackgroundTask, Channel, TaskStatus
+from mainspring.core.tasks import prune_finished_tasks
 from mainspring.identity import services as identity_services
 from mainspring.identity.models import Role
 from mainspring.incidents import services as incident_services
@@ -122,6 +123,11 @@ def build_world() -> World:
     view = core_services.save_view(by=agent, name="Mine", query="assignee=me")
     recompute = request_recompute(by=admin, definition=sla)
     request_recompute(by=admin, calendar=other_calendar)
+    # A dead-lettered background task for /api/v1/tasks/{id}/ and its retry.
+    dead_task = BackgroundTask.objects.get(pk=prune_finished_tasks.enqueue().id)
+    BackgroundTask.objects.filter(pk=dead_task.pk).update(
+        status=TaskStatus.DEAD, attempts=8, last_error="RuntimeError: boom"
+    )
     return World(
         users={"requester": requester, "agent": agent, "admin": admin},
         incident=incident,
@@ -139,6 +145,7 @@ def build_world() -> World:
             "token": token,
             "view": view,
             "user": agent,
+            "task": dead_task,
         },
     )
 
@@ -158,6 +165,7 @@ _COLLECTIONS = {
     "slas": "sla",
     "sla-recomputes": "recompute",
     "account/tokens": "token",
+    "tasks": "task",
 }
 
 
