@@ -59,6 +59,7 @@ __all__ = [
     "current_task_id",
     "dead_count",
     "enqueue_many",
+    "final_attempt",
     "known_tasks",
     "prune_done",
     "reclaim_expired",
@@ -261,6 +262,14 @@ def current_task_id() -> int | None:
     """
     row = _current.get()
     return row.pk if row is not None else None
+
+
+def final_attempt() -> bool:
+    """Whether a failure now is final: the task this thread runs has no attempt left (or
+    the code runs outside the runner, where nothing will try again). A task that keeps
+    its own record of progress says "failed" only then, and "retrying" before."""
+    row = _current.get()
+    return row is None or row.attempts >= max_attempts()
 
 
 class LeaseKeeper(threading.Thread):

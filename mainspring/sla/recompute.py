@@ -55,6 +55,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
+from mainspring.core import taskqueue
 from mainspring.core.models import AuditEntry, Channel, Ticket
 from mainspring.identity.policy import require_configure
 
@@ -139,7 +140,7 @@ def request_recompute(
     """Queue a recompute of the running timers of ``definition`` or ``calendar`` (admins).
 
     Refuses (``RecomputePending``) while a job for the same SLA or calendar is queued or
-    running. The job row and its task are written in one transaction (django-tasks-db
+    running. The job row and its task are written in one transaction (the task queue
     keeps tasks in the same database), so there is never a job without its task.
     """
     require_configure(by, "calendars and SLAs")
@@ -232,8 +233,9 @@ def run_recompute(
     with it, it goes on after timer ``after_id``. Progress (``done`` of ``total``) is
     saved with each batch. After ``batches_per_task`` batches the task queues its own
     continuation (in the transaction of its last batch) and returns, so the escalation
-    sweep and other tasks are not held up behind a long recompute. An error marks the
-    job failed (with the error text) and is raised again, so the task fails too.
+    sweep and other tasks are not held up behind a long recompute. An error is raised
+    again, so the task runner retries the task; the job says why it waits, and is
+    marked failed (with the error text) only when no attempt is left.
     """
     from .tasks import recompute_sla_timers
 
@@ -280,12 +282,19 @@ def run_recompute(
         # Timers that stopped while the job ran needed nothing: the job is complete.
         jobs.update(state=RecomputeState.DONE, done=total, finished_at=timezone.now())
     except Exception as exc:
-        jobs.update(
-            state=RecomputeState.FAILED,
-            error=f"{type(exc).__name__}: {exc}"[:2000],
-            finished_at=timezone.now(),
-        )
-        log.exception("SLA recompute job %s failed", job.pk)
+        error = f"{type(exc).__name__}: {exc}"
+        if taskqueue.final_attempt():
+            jobs.update(state=RecomputeState.FAILED, error=error[:2000], finished_at=timezone.now())
+            log.exception("SLA recompute job %s failed", job.pk)
+        else:
+            # The task runner tries this task again after a backoff: the job stays
+            # pending (so nobody starts a second chain beside it) and says why it waits.
+            jobs.update(
+                state=RecomputeState.QUEUED,
+                error=f"{error[:1900]} (will try again shortly)",
+                finished_at=None,
+            )
+            log.warning("SLA recompute job %s failed; the task will be retried", job.pk)
         raise
     log.info("SLA recompute job %s done: %s running timers", job.pk, total)
     return changed

@@ -336,7 +336,7 @@ def test_batches_record_progress_and_let_other_tasks_run(
 
 
 def test_a_failed_job_says_why_and_runs_again(
-    clock, agent, admin, make_sla, run_tasks, monkeypatch
+    clock, agent, admin, make_sla, run_tasks, monkeypatch, settings
 ):
     sla = make_sla(duration_seconds=3600)
     tickets = [make_incident(by=agent) for _ in range(3)]
@@ -352,19 +352,30 @@ def test_a_failed_job_says_why_and_runs_again(
         return real(*args)
 
     monkeypatch.setattr(recompute, "_recompute_batch", flaky)
+    settings.TASK_MAX_ATTEMPTS = 2
     job = recompute_now(run_tasks, admin, definition=sla)
-    assert job.state == "failed" and job.finished_at == T0
-    assert job.error == "RuntimeError: database went away"
+    # The runner will try again: the job waits, says why, and blocks a second chain.
+    assert job.state == "queued" and job.finished_at is None
+    assert job.error == "RuntimeError: database went away (will try again shortly)"
     assert (job.done, job.total) == (2, 3)  # the first batch committed
     assert [timer_of(t).duration_seconds for t in tickets] == [7200, 7200, 3600]
+    with pytest.raises(RecomputePending):
+        request_recompute(by=admin, definition=sla)
+    calls.clear()  # the retry (after a backoff of about 30 s) fails again: its last attempt
+    clock.shift(MIN)
+    run_tasks()
+    job.refresh_from_db()
+    assert job.state == "failed" and job.finished_at == T0 + MIN
+    assert job.error == "RuntimeError: database went away"
     clock.shift(MIN)
     again = rerun_recompute(by=admin, job=job)
     assert again.state == "queued" and again.error == ""
+    monkeypatch.setattr(recompute, "_recompute_batch", real)
     run_tasks()
     job.refresh_from_db()
     assert (job.state, job.done, job.total, job.error) == ("done", 3, 3, "")
     assert [timer_of(t).breach_at for t in tickets] == [T0 + 2 * HOUR] * 3
-    # Each ticket was audited once: the re-run left the first batch alone.
+    # Each ticket was audited once: the re-runs left what was done alone.
     assert AuditEntry.objects.filter(field="sla:SLA 1").count() == 3
 
 
