@@ -205,6 +205,7 @@ AXES_COOLOFF_TIME = env_int("LOGIN_LOCKOUT_MINUTES", 15) / 60
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_HANDLER = "mainspring.identity.lockout.LoginLockoutHandler"
 AXES_CLIENT_IP_CALLABLE = "mainspring.core.client_address.client_address"
+AXES_USERNAME_CALLABLE = "mainspring.identity.lockout.recorded_username"
 # Attempts refused during a lock-out are not counted: a script retrying a stale password
 # stays at its own lock instead of pushing its office's address to the address limit.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False

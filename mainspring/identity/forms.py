@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
+from django.core.validators import MaxLengthValidator
 
 from .services import TOKEN_NAME_MAX
 
@@ -56,7 +57,11 @@ class LoginForm(AccessibleFormMixin, AuthenticationForm):
 
     def __init__(self, request=None, *args, **kwargs):
         super().__init__(request, *args, **kwargs)
-        self.fields["username"].widget.attrs.update(
+        # Django sets max_length after building the field, so nothing checks it: a name
+        # longer than any account's is a field error, and no sign-in is attempted.
+        username = self.fields["username"]
+        username.validators.append(MaxLengthValidator(username.max_length))
+        username.widget.attrs.update(
             {"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"}
         )
         self.fields["password"].widget.attrs.update({"autocomplete": "current-password"})

@@ -27,6 +27,22 @@ from django.conf import settings
 from django.db.models import QuerySet, Sum
 
 
+# django-axes' AccessAttempt.username column.
+RECORDED_USERNAME_MAX = 255
+
+
+def recorded_username(request, credentials: dict | None = None) -> str | None:
+    """The username a sign-in attempt is counted under (``AXES_USERNAME_CALLABLE``):
+    as typed, cut to the column that stores it. Axes cuts the user agent and the path
+    itself but not this, so a 300-character name was a database error, not a failure
+    counted. (No real username is that long: ours are at most 150.)"""
+    if credentials:
+        username = credentials.get(settings.AXES_USERNAME_FORM_FIELD)
+    else:
+        username = getattr(request, "data", request.POST).get(settings.AXES_USERNAME_FORM_FIELD)
+    return username[:RECORDED_USERNAME_MAX] if isinstance(username, str) else username
+
+
 def _failures(attempts: QuerySet) -> int:
     return attempts.aggregate(total=Sum("failures_since_start"))["total"] or 0
 

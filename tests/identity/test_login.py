@@ -288,3 +288,29 @@ def test_a_proxy_outside_the_allow_list_is_one_client(client, requester, setting
         client, requester.username, PASSWORD, ip="10.10.3.4", HTTP_X_FORWARDED_FOR="203.0.113.51"
     )
     assert response.status_code == 302
+
+
+def test_a_username_longer_than_any_account_is_a_field_error(client):
+    """Not a sign-in attempt at all (PostgreSQL refused to record a 300-character name:
+    a 500 on the public sign-in page)."""
+    from axes.models import AccessAttempt
+
+    response = _post_login(client, "x" * 300, "wrong")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Ensure this value has at most 150 characters" in html
+    assert 'aria-invalid="true"' in html
+    assert not AccessAttempt.objects.exists()
+
+
+def test_a_long_username_reaching_the_lockout_is_recorded_cut_to_its_column(rf):
+    """Defence in depth for any other way into ``authenticate`` (the token endpoint's
+    serializer already refuses over 150): the failure is counted, under the first 255."""
+    from axes.models import AccessAttempt
+    from django.contrib.auth import authenticate
+
+    request = rf.post(LOGIN, REMOTE_ADDR="10.1.1.1")
+    assert authenticate(request, username="y" * 300, password="wrong") is None
+    (attempt,) = AccessAttempt.objects.all()
+    assert attempt.username == "y" * 255
+    assert attempt.failures_since_start == 1

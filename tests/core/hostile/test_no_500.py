@@ -216,7 +216,7 @@ def each_form(
     ``value``; with ``one_by_one`` also each field that picks a branch or an id
     (selects, hidden and number inputs, buttons) alone, the rest left as the page
     filled them. The admin site's forms (Django's code) only all at once."""
-    for role in ("requester", "agent", "admin"):
+    for role in ("anonymous", "requester", "agent", "admin"):
         forms, _ = probe.pages(role)
         for form in forms:
             if not form.names:
