@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import (
@@ -141,6 +142,18 @@ def _error(request: HttpRequest, status: int, code: str, message: str) -> HttpRe
 
 
 def bad_request(request: HttpRequest, exception=None) -> HttpResponse:
+    if isinstance(exception, RequestDataTooBig):
+        # Django refuses to read a text body (JSON, form fields) above its memory limit;
+        # that is "too large", with the limit, not "could not be understood".
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // (1024 * 1024)
+        files = settings.ATTACHMENT_MAX_BYTES // (1024 * 1024)
+        return _error(
+            request,
+            413,
+            "too_large",
+            f"The request is larger than the {limit} MB limit for text (files may be up "
+            f"to {files} MB, sent as attachments). Nothing was saved.",
+        )
     return _error(request, 400, "bad_request", "The request could not be understood.")
 
 

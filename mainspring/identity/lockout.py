@@ -26,7 +26,6 @@ from axes.models import AccessAttempt
 from django.conf import settings
 from django.db.models import QuerySet, Sum
 
-
 # django-axes' AccessAttempt.username column.
 RECORDED_USERNAME_MAX = 255
 

@@ -53,6 +53,23 @@ def test_a_body_with_its_length_is_not_affected(api_for, agent):
     assert response.status_code == 201
 
 
+def test_a_text_body_over_the_memory_limit_is_413_with_the_limit(api_for, agent, client):
+    """Above DATA_UPLOAD_MAX_MEMORY_SIZE Django will not read the body: that is 413
+    "too large" (JSON for the API, a page for a form), not 400 "not understood"."""
+    big = "y" * (3 * 1024 * 1024)
+    response = api_for(agent).post(
+        "/api/v1/incidents/", {"title": "x", "description": big}, format="json"
+    )
+    assert response.status_code == 413
+    error = response.json()["error"]
+    assert error["code"] == "too_large"
+    assert "2 MB limit for text" in error["message"] and "Nothing was saved" in error["message"]
+    client.force_login(agent)
+    page = client.post("/portal/report/", {"title": "x", "description": big})
+    assert page.status_code == 413
+    assert "2 MB limit for text" in page.content.decode()
+
+
 def test_private_responses_are_not_stored(client, api_for, agent):
     api = api_for(agent)
     assert api.get("/api/v1/incidents/")["Cache-Control"] == "no-store"
