@@ -127,3 +127,26 @@ def test_no_sideways_scrolling_at_320px(agent_page, incident, path):
     agent_page.goto(path.format(n=incident.number))
     width = agent_page.evaluate("document.documentElement.scrollWidth")
     assert width <= 320
+
+
+def test_an_answer_htmx_cannot_swap_is_announced_and_the_text_is_kept(agent_page, incident):
+    """A 503 (the database away) swaps nothing: the status region says so, the comment
+    stays in the composer, and sending it again once the server is back posts it. The
+    503 is the one ``core.middleware.database_unavailable`` gives (tests/core/test_outage
+    makes real outages); here only its arrival in the browser is staged."""
+    agent_page.goto(f"/incidents/{incident.number}/")
+    unavailable = {
+        "status": 503,
+        "headers": {"Content-Type": "text/html; charset=utf-8", "Retry-After": "5"},
+        "body": "<!doctype html><title>Temporarily unavailable</title>",
+    }
+    agent_page.route("**/comment/", lambda route: route.fulfill(**unavailable))
+    agent_page.fill("#id_body", "Replacing the cable now")
+    agent_page.click("#composer button[type=submit]")
+    agent_page.wait_for_selector("#messages:has-text('temporarily unavailable')")
+    expect(agent_page.locator("#id_body")).to_have_value("Replacing the cable now")
+    assert violations(agent_page) == []
+    agent_page.unroute("**/comment/")
+    agent_page.click("#composer button[type=submit]")
+    agent_page.wait_for_selector("#messages:has-text('Work note added.')")
+    expect(agent_page.locator("#messages [data-request-failed]")).to_have_count(0)

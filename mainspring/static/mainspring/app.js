@@ -8,15 +8,55 @@
     htmx.config.includeIndicatorStyles = false;
     htmx.config.allowEval = false;
     htmx.config.allowScriptTags = false;
-    // Validation errors (400), refusals (403), conflicts (409) and too-large uploads
-    // (413) come back as a page part with the message in it: swap those too.
+    // Validation errors (400), refusals (403), conflicts (409), a body without its length
+    // (411) and too-large uploads (413) come back as a page part with the message in it:
+    // swap those too. Anything else is announced (below) and swaps nothing.
     htmx.config.responseHandling = [
       { code: "204", swap: false },
       { code: "[23]..", swap: true },
-      { code: "(400|403|409|413)", swap: true, error: false },
+      { code: "(400|403|409|411|413)", swap: true, error: false },
       { code: "[45]..", swap: false, error: true },
     ];
   }
+
+  // An answer htmx does not swap (503 while the database is away, another 5xx, a 404) or
+  // no answer at all: say so in the status region, so nobody waits for nothing. Nothing
+  // was swapped, so the form and what was typed in it are still there to send again.
+  function announceFailure(text) {
+    const box = document.getElementById("messages");
+    if (!box) return;
+    box.querySelectorAll("[data-request-failed]").forEach(function (old) {
+      old.remove();
+    });
+    const note = document.createElement("div");
+    note.className = "flash flash-error";
+    note.setAttribute("data-request-failed", "");
+    note.textContent = text;
+    box.appendChild(note);
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    const status = event.detail.xhr ? event.detail.xhr.status : 0;
+    announceFailure(
+      status === 503
+        ? "Mainspring is temporarily unavailable. What you typed is still here: " +
+            "send it again in a moment."
+        : "That did not work (error " + status + "). What you typed is still here: " +
+            "try again, or reload the page."
+    );
+  });
+  document.addEventListener("htmx:sendError", function () {
+    announceFailure(
+      "Mainspring could not be reached. What you typed is still here: send it again " +
+        "in a moment."
+    );
+  });
+  // The next answer that worked clears the notice.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (!event.detail.successful) return;
+    document.querySelectorAll("#messages [data-request-failed]").forEach(function (old) {
+      old.remove();
+    });
+  });
 
   function focusById(id) {
     const el = id && document.getElementById(id);
