@@ -137,7 +137,10 @@ class BackgroundWorker:
                 WorkerHeartbeat.objects.filter(worker_id=self.worker_id).delete()
             except Exception:
                 log.warning("Could not remove the heartbeat of worker %s", self.worker_id)
-            close_stale_connections()
+            # The loop's own connections die with it: a thread that ends leaves an open
+            # connection behind otherwise (healthy ones are kept for CONN_MAX_AGE).
+            if not any(c.in_atomic_block for c in connections.all(initialized_only=True)):
+                connections.close_all()
             log.info("Worker %s stopped", self.worker_id)
 
     def start_thread(self) -> threading.Thread:

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.core.management import call_command
-from django.db import connections
+from django.db import connection, connections
 from django.utils import timezone
 from django_tasks import task
 
@@ -76,8 +76,17 @@ def test_a_failing_task_does_not_stop_the_others(db):
     assert results_for(record)[0].status == TaskStatus.DONE
 
 
+def _sessions_on_this_database() -> int | None:
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_worker_thread_survives_failures_and_stops_cleanly():
+    sessions_before = _sessions_on_this_database()
     worker = BackgroundWorker(interval=0.05, worker_id="thread-worker")
     thread = worker.start_thread()
     try:
@@ -94,6 +103,9 @@ def test_worker_thread_survives_failures_and_stops_cleanly():
         worker.stop(timeout=20)
     assert not thread.is_alive()
     assert not WorkerHeartbeat.objects.filter(worker_id="thread-worker").exists()
+    # The thread took its connections with it (and its tasks' lease keepers theirs): an
+    # open one would keep the database from being dropped.
+    assert _sessions_on_this_database() == sessions_before
 
 
 @pytest.mark.django_db(transaction=True)
