@@ -323,11 +323,20 @@ def _error_text(exc: BaseException) -> str:
 
 def drop_broken_connections() -> None:
     """Close connections a failure left unusable (a terminated backend, a network cut),
-    so the next query reconnects. Never inside a transaction the caller holds open."""
+    so the next query reconnects; healthy ones stay open whatever their age (the worker
+    checks the age once a tick). Never inside a transaction the caller holds open."""
     if _in_atomic_block():
         return
     for conn in connections.all(initialized_only=True):
-        conn.close_if_unusable_or_obsolete()
+        if conn.connection is None:
+            continue
+        if conn.get_autocommit() != conn.settings_dict["AUTOCOMMIT"]:
+            conn.close()  # left mid-transaction by a failure: do not trust it
+        elif conn.errors_occurred:
+            if conn.is_usable():
+                conn.errors_occurred = False
+            else:
+                conn.close()
 
 
 def run(row: BackgroundTask, *, keep_lease: bool = True) -> str:

@@ -114,7 +114,10 @@ class BackgroundWorker:
                 break
             taskqueue.run(row)
             ran += 1
-            close_stale_connections()
+            # Only what a failure broke: closing by age after every task would make
+            # SQLite (CONN_MAX_AGE 0) reconnect, and checkpoint its WAL, per task.
+            # ``run`` checks the age around each tick.
+            taskqueue.drop_broken_connections()
         return ran
 
     def run(self) -> None:

@@ -42,6 +42,15 @@ def explode() -> None:
     raise RuntimeError("this task always fails")
 
 
+_connections: list = []
+
+
+@task()
+def note_connection() -> None:
+    # The driver's connection object itself (kept alive, so two are never confused).
+    _connections.append(connection.connection)
+
+
 @pytest.fixture(autouse=True)
 def _clear_ran():
     _ran.clear()
@@ -235,3 +244,17 @@ def test_auto_close_closes_only_old_resolutions(db, settings, requester, agent, 
     (result,) = BackgroundTask.objects.filter(task_path__endswith="auto_close_resolved_incidents")
     assert result.status == TaskStatus.DONE
     assert result.return_value == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tasks_of_one_tick_share_a_healthy_connection():
+    """Reconnecting per task made SQLite (CONN_MAX_AGE 0) open, set up and checkpoint
+    its database for every task; only a broken connection is replaced mid-tick."""
+    _connections.clear()
+    for _ in range(3):
+        note_connection.enqueue()
+    worker = BackgroundWorker(worker_id="w-conn")
+    worker._last_schedule = worker._last_heartbeat = time.monotonic()
+    assert worker.tick() == 3
+    assert len(_connections) == 3 and len({id(c) for c in _connections}) == 1
+    _connections.clear()
