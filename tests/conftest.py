@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import pytest
@@ -12,6 +13,10 @@ from mainspring.identity.models import ApiToken, Role, hash_token
 
 from .browser_support import browser, new_page  # noqa: F401  (one browser per worker)
 from .factories import PASSWORD, GroupFactory, UserFactory, add_member
+
+# aiosmtpd (the tests' SMTP server) logs each connection from its own thread, which can
+# outlive the captured stream of the test that started it ("Logging error" noise).
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM refuses to
 # run beside one unless told this is deliberate. Only the browser tests use it.
