@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +24,8 @@ from django.db import connection, transaction
 from django_tasks import TaskContext, task
 
 from mainspring.core.models import PeriodicRun
+
+from .process_support import mainspring_bin
 
 ROOT = Path(__file__).resolve().parents[1]
 FAR_FUTURE = datetime(2999, 1, 1, tzinfo=UTC)
@@ -118,11 +119,6 @@ def worker_env(data_dir: Path, **settings: object) -> dict[str, str]:
     )
     env.update({f"MAINSPRING_{k.upper()}": str(v) for k, v in settings.items()})
     return env
-
-
-def mainspring_bin() -> str:
-    candidate = Path(sys.executable).with_name("mainspring")
-    return str(candidate) if candidate.exists() else str(ROOT / ".venv" / "bin" / "mainspring")
 
 
 def start_worker(env: dict[str, str], worker_id: str, log_file: Path) -> subprocess.Popen:

@@ -4,23 +4,17 @@ from X-Forwarded-* only when the peer is a trusted proxy; chunked bodies get 411
 from __future__ import annotations
 
 import http.client
-import signal
 import socket
-import subprocess
-import time
-from pathlib import Path
 
 import pytest
 
-from .test_cli import free_port, mainspring_bin, on_postgres, process_env
+from ..process_support import process_env, serving, sqlite_pass_only
 
-ROOT = Path(__file__).resolve().parents[2]
 UNTRUSTED_PEER = "127.0.0.2"  # also loopback on Linux, but not in the allow list
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    port = free_port()
     env = process_env(tmp_path_factory.mktemp("proxy-data"))
     env.update(
         MAINSPRING_HSTS_SECONDS="31536000",
@@ -28,34 +22,11 @@ def server(tmp_path_factory):
         # Each failed sign-in costs a real password hash here: lock after two.
         MAINSPRING_LOGIN_FAILURE_LIMIT="2",
     )
-    proc = subprocess.Popen(
-        [mainspring_bin(), "serve", "--no-worker", "--bind", f"127.0.0.1:{port}", "--threads", "2"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+    with serving(env, "--no-worker", "--threads", "2") as served:
         # serve says where it listens before anything else.
-        first_line = proc.stdout.readline().decode()
-        assert f"listening on http://127.0.0.1:{port}/" in first_line, first_line
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if get(port, "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
-            time.sleep(0.2)
-        yield port
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+        first_line = served.lines[0] if served.lines else ""
+        assert f"listening on http://127.0.0.1:{served.port}/" in first_line, served.output
+        yield served.port
 
 
 def get(port: int, path: str, headers: dict | None = None, source: str = "127.0.0.1"):
@@ -72,7 +43,7 @@ def send(port, method, path, headers=None, body=None, source="127.0.0.1"):
         conn.close()
 
 
-@on_postgres
+@sqlite_pass_only
 def test_hsts_over_https_as_the_trusted_proxy_reports_it(server):
     _, headers, _ = get(server, "/healthz", {"X-Forwarded-Proto": "https"})
     assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
@@ -81,7 +52,7 @@ def test_hsts_over_https_as_the_trusted_proxy_reports_it(server):
     assert "Strict-Transport-Security" not in headers
 
 
-@on_postgres
+@sqlite_pass_only
 def test_an_untrusted_peer_cannot_claim_https(server):
     status, headers, _ = get(
         server, "/healthz", {"X-Forwarded-Proto": "https"}, source=UNTRUSTED_PEER
@@ -90,7 +61,7 @@ def test_an_untrusted_peer_cannot_claim_https(server):
     assert "Strict-Transport-Security" not in headers
 
 
-@on_postgres
+@sqlite_pass_only
 def test_a_chunked_upload_is_411(server):
     with socket.create_connection(("127.0.0.1", server), timeout=10) as sock:
         sock.sendall(
@@ -107,7 +78,7 @@ def test_a_chunked_upload_is_411(server):
     assert b'"code": "length_required"' in body  # (the answer is chunked itself)
 
 
-@on_postgres
+@sqlite_pass_only
 def test_static_files_are_cached_and_pages_are_not(server):
     status, headers, _ = get(server, "/static/mainspring/app.css")
     assert status == 200
@@ -129,7 +100,7 @@ def _token_attempt(port: int, forwarded_for: str, source: str = "127.0.0.1") -> 
     return status
 
 
-@on_postgres
+@sqlite_pass_only
 def test_the_lockout_follows_the_forwarded_client_through_gunicorn(server):
     # Through the trusted proxy: one client locks itself, not the next one.
     statuses = [_token_attempt(server, "192.0.2.1, 203.0.113.5") for _ in range(2)]

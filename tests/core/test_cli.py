@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -20,7 +17,7 @@ from mainspring import cli
 from mainspring.identity.models import User
 from mainspring.incidents.models import Incident
 
-ROOT = Path(__file__).resolve().parents[2]
+from ..process_support import ROOT, mainspring_bin, process_env, serving, sqlite_pass_only
 
 
 def run_cli(*args: str) -> None:
@@ -64,33 +61,10 @@ def test_demo_through_the_cli(capsys):
 
 # --- real processes --------------------------------------------------------------------
 
-on_postgres = pytest.mark.skipif(
-    os.environ.get("MAINSPRING_DATABASE_URL", "").startswith("postgres"),
-    reason="the subprocess runs on its own SQLite data dir; the SQLite run covers it",
-)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def mainspring_bin() -> str:
-    candidate = Path(sys.executable).with_name("mainspring")
-    return str(candidate) if candidate.exists() else str(ROOT / ".venv" / "bin" / "mainspring")
-
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("serve-data")
-
-
-def process_env(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAINSPRING_")}
-    env.update(MAINSPRING_DATA_DIR=str(data_dir), MAINSPRING_LOG_LEVEL="WARNING")
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    return env
 
 
 def get(url: str) -> tuple[int, dict]:
@@ -115,35 +89,18 @@ def wait_for(url: str, status: int, seconds: float) -> tuple[int, dict]:
     return last
 
 
-@on_postgres
+@sqlite_pass_only
 def test_serve_migrates_serves_and_runs_a_worker(data_dir):
-    port = free_port()
-    proc = subprocess.Popen(
-        [mainspring_bin(), "serve", "--bind", f"127.0.0.1:{port}", "--threads", "2"],
-        env=process_env(data_dir),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        status, body = wait_for(f"http://127.0.0.1:{port}/healthz", 200, 60)
-        assert status == 200, body
+    with serving(process_env(data_dir), "--threads", "2") as served:
         # Migrations applied by serve itself, and the in-process worker's heartbeat.
-        status, body = wait_for(f"http://127.0.0.1:{port}/readyz", 200, 30)
+        status, body = wait_for(f"http://127.0.0.1:{served.port}/readyz", 200, 30)
         assert status == 200, body
         assert body["checks"] == {"database": "ok", "migrations": "ok", "worker": "ok"}
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            output = proc.communicate(timeout=30)[0].decode(errors="replace")
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            output = proc.communicate()[0].decode(errors="replace")
-    assert proc.returncode == 0, output
-    assert "Traceback" not in output, output
+    assert served.returncode == 0, served.output
+    assert "Traceback" not in served.output, served.output
 
 
-@on_postgres
+@sqlite_pass_only
 def test_worker_stops_cleanly_on_sigterm(data_dir):
     env = process_env(data_dir)
     subprocess.run(

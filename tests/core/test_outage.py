@@ -11,10 +11,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import os
-import signal
 import socket
-import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -29,15 +26,9 @@ from django.test import RequestFactory
 
 from mainspring.core.views import server_error
 
-from .test_cli import free_port, mainspring_bin, process_env
+from ..process_support import free_port, process_env, serving, sqlite_pass_only
 
-ROOT = Path(__file__).resolve().parents[2]
 CONNECT_TIMEOUT = 2  # the minimum libpq honours
-
-skip_on_postgres = pytest.mark.skipif(
-    os.environ.get("MAINSPRING_DATABASE_URL", "").startswith("postgres"),
-    reason="the server process uses its own (unreachable) database; the SQLite run covers it",
-)
 
 
 class BlackHole:
@@ -87,63 +78,31 @@ def request(
 
 
 @contextlib.contextmanager
-def serving(database_port: int, data_dir: Path):
+def serving_on(database_port: int, data_dir: Path):
     """``mainspring serve`` (with its in-process worker) on a database at ``database_port``."""
-    port = free_port()
     env = process_env(data_dir)
     env.update(
         MAINSPRING_DATABASE_URL=f"postgres://mainspring@127.0.0.1:{database_port}/mainspring",
         MAINSPRING_DB_CONNECT_TIMEOUT=str(CONNECT_TIMEOUT),
     )
-    proc = subprocess.Popen(
-        # No migrate: it would wait on the database like everything else.
-        [
-            mainspring_bin(),
-            "serve",
-            "--no-migrate",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--threads",
-            "4",
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if request(port, "GET", "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
-            time.sleep(0.2)
-        yield port
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            output = proc.communicate(timeout=30)[0].decode(errors="replace")
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            output = proc.communicate()[0].decode(errors="replace")
+    # No migrate: it would wait on the database like everything else.
+    with serving(env, "--no-migrate", "--threads", "4") as served:
+        yield served.port
     # A database outage is no reason to die: the process stops only when told to.
-    assert proc.returncode == 0, output
+    assert served.returncode == 0, served.output
 
 
 @pytest.fixture(scope="module")
 def hung_database(tmp_path_factory):
     hole = BlackHole()
     try:
-        with serving(hole.port, tmp_path_factory.mktemp("hung-db")) as port:
+        with serving_on(hole.port, tmp_path_factory.mktemp("hung-db")) as port:
             yield port, hole
     finally:
         hole.close_port()
 
 
-@skip_on_postgres
+@sqlite_pass_only
 def test_healthz_answers_and_readyz_says_503_while_the_database_hangs(hung_database):
     port, hole = hung_database
     with ThreadPoolExecutor(max_workers=3) as pool:
@@ -161,7 +120,7 @@ def test_healthz_answers_and_readyz_says_503_while_the_database_hangs(hung_datab
     assert hole.accepted, "the server never even tried the database"
 
 
-@skip_on_postgres
+@sqlite_pass_only
 def test_api_and_pages_answer_503_with_retry_after_while_the_database_hangs(hung_database):
     port, _ = hung_database
     status, headers, body, took = request(
@@ -187,9 +146,9 @@ def test_api_and_pages_answer_503_with_retry_after_while_the_database_hangs(hung
     assert headers["Cache-Control"] == "no-store"
 
 
-@skip_on_postgres
+@sqlite_pass_only
 def test_a_database_that_is_down_is_503_at_once(tmp_path):
-    with serving(free_port(), tmp_path) as port:  # nothing listens on the database port
+    with serving_on(free_port(), tmp_path) as port:  # nothing listens on the database port
         status, headers, body, took = request(
             port, "GET", "/api/v1/incidents/", {"Authorization": "Bearer ms_anything"}
         )
