@@ -11,6 +11,7 @@ tells a client how to create one.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -22,6 +23,7 @@ import pytest
 import schemathesis
 import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connections
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import events, from_schema
 from schemathesis.transport.wsgi import WSGI_TRANSPORT
@@ -206,9 +208,41 @@ def world(requester, agent, admin, service_desk, password):
     return {"incident": incident, "articles": [published, draft]}
 
 
+class ClosingThreadConnections:
+    """Our WSGI application as the engine calls it, from threads of its own. Django keeps
+    a database connection per thread (CONN_MAX_AGE); those threads end with the run, but
+    their connections would stay open and keep PostgreSQL's test database from being
+    dropped. This remembers each one and closes it after the run."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        # By the wrapper itself: a finished thread's ident is reused by the next one.
+        self.opened: dict[int, object] = {}
+
+    def __call__(self, environ, start_response):
+        try:
+            return self.app(environ, start_response)
+        finally:
+            if threading.current_thread() is not threading.main_thread():
+                wrapper = connections["default"]
+                self.opened[id(wrapper)] = wrapper
+
+    def close(self) -> None:
+        for wrapper in self.opened.values():
+            if wrapper.connection is not None:
+                wrapper.connection.close()  # the driver's: Django's is for its own thread
+
+
 def _run(token: str) -> tuple[list[str], Counter, set[str], float]:
     schema = schemathesis.openapi.from_path(SCHEMA_FILE, config=_config(token))
-    schema.app = application
+    schema.app = app = ClosingThreadConnections(application)
+    try:
+        return _execute(schema)
+    finally:
+        app.close()
+
+
+def _execute(schema) -> tuple[list[str], Counter, set[str], float]:
     failures: list[str] = []
     statuses: Counter = Counter()
     ran: set[str] = set()
