@@ -37,7 +37,7 @@ from .models import (
 from .parsers import MultiPartParser
 from .views import attachment_response
 
-__all__ = ["AttachmentDownloadView", "TicketResourcesMixin"]
+__all__ = ["AttachmentDownloadView", "TicketResourcesMixin", "uploaded_file"]
 
 
 class JournalEntrySerializer(serializers.Serializer):
@@ -76,6 +76,18 @@ class AttachmentSerializer(serializers.Serializer):
     def get_download_url(self, obj: Attachment) -> str:
         path = reverse("api-attachment-download", args=[obj.storage_key])
         return settings.BASE_URL + path
+
+
+def uploaded_file(request):
+    """The one file of an upload request (multipart field ``file``, nothing else), for
+    every attachment endpoint; a 400 naming the field otherwise."""
+    reject_unknown(request.data, {"file"})
+    upload = request.FILES.get("file")
+    if upload is None:
+        raise ApiError(
+            400, "invalid", "Invalid input.", {"file": ["Send the file as multipart field `file`."]}
+        )
+    return upload
 
 
 class AttachmentUploadSerializer(serializers.Serializer):
@@ -203,15 +215,7 @@ class TicketResourcesMixin:
     def attachments(self, request, *args, **kwargs):
         ticket = self._ticket()
         if request.method == "POST":
-            reject_unknown(request.data, {"file"})
-            upload = request.FILES.get("file")
-            if upload is None:
-                raise ApiError(
-                    400,
-                    "invalid",
-                    "Invalid input.",
-                    {"file": ["Send the file as multipart field `file`."]},
-                )
+            upload = uploaded_file(request)
             attachment = core_services.add_attachment(
                 ticket, by=request.user, upload=upload, channel=Channel.API
             )

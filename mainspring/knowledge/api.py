@@ -28,7 +28,7 @@ from mainspring.core.api import (
     reject_unknown,
     require_object,
 )
-from mainspring.core.api_tickets import AttachmentUploadSerializer
+from mainspring.core.api_tickets import AttachmentUploadSerializer, uploaded_file
 from mainspring.core.json_types import StrictJSONTypes
 from mainspring.core.parsers import MultiPartParser
 from mainspring.core.schema import IF_MATCH
@@ -346,15 +346,7 @@ class ArticleViewSet(
     def attachments(self, request, number=None):
         article = self.get_object()
         if request.method == "POST":
-            reject_unknown(request.data, {"file"})
-            upload = request.FILES.get("file")
-            if upload is None:
-                raise ApiError(
-                    400,
-                    "invalid",
-                    "Invalid input.",
-                    {"file": ["Send the file as multipart field `file`."]},
-                )
+            upload = uploaded_file(request)
             attachment = services.add_article_attachment(article, by=request.user, upload=upload)
             attachment.article = article
             return Response(
