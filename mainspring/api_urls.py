@@ -8,16 +8,16 @@ from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 from rest_framework.views import APIView
 
-from mainspring.core import api_tasks
+from mainspring.core import api_tasks, registry
 from mainspring.core.api_tickets import AttachmentDownloadView
 from mainspring.identity import api as identity_api
-from mainspring.incidents import api as incident_api
 from mainspring.knowledge import api as knowledge_api
 from mainspring.sla import api as sla_api
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
-incident_api.register(router)
+for practice in registry.practices():
+    practice.load(practice.api_register)(router)
 identity_api.register(router)
 knowledge_api.register(router)
 sla_api.register(router)

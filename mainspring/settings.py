@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "axes",
     "mainspring.core",
     "mainspring.identity",
+    "mainspring.workspace",
     "mainspring.incidents",
     "mainspring.notifications",
     "mainspring.sla",

@@ -14,6 +14,7 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
     path("tickets/<str:number>/", core_views.ticket_redirect, name="ticket-detail"),
+    path("jump/", core_views.jump, name="jump"),
     path("attachments/<uuid:key>/", core_views.download_attachment, name="attachment-download"),
     path("", include("mainspring.identity.urls")),
     path("incidents/", include("mainspring.incidents.urls")),

@@ -5,6 +5,7 @@ from django.utils.functional import SimpleLazyObject
 
 from mainspring.identity.policy import is_agent
 
+from . import registry
 from .drafts import take_drafts_sent
 
 
@@ -12,6 +13,8 @@ def mainspring(request: HttpRequest) -> dict:
     user = getattr(request, "user", None)
     return {
         "is_agent": is_agent(user),
+        # The navigation, "New ..." menu and jump box list every registered practice.
+        "practices": registry.practices(),
         # Taken from the session only by a template that renders it (base.html, the
         # ticket part), so a page part without the marker does not swallow it.
         "drafts_sent": SimpleLazyObject(lambda: take_drafts_sent(request)),

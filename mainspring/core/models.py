@@ -142,6 +142,7 @@ class Ticket(models.Model):
         return f"{self.number} {self.title}"
 
     def get_absolute_url(self) -> str:
+        """The stable address of any ticket; it sends each person to their own view."""
         return reverse("ticket-detail", args=[self.number])
 
     @property

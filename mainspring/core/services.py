@@ -35,6 +35,7 @@ from .models import (
     TicketLink,
     Watcher,
 )
+from .states import Phase, StateMachine, Transition
 
 __all__ = [
     "StaleVersion",
@@ -44,6 +45,7 @@ __all__ = [
     "add_watcher",
     "apply_changes",
     "audit_value",
+    "change_state",
     "forget_stale_presence",
     "link_tickets",
     "note_presence",
@@ -185,6 +187,56 @@ def apply_changes(
         )
     publish(*events)
     return changes
+
+
+def change_state(
+    ticket: Ticket,
+    machine: StateMachine,
+    name: str,
+    *,
+    by,
+    channel: str,
+    expected_version: int | None = None,
+    values: Mapping[str, Any] | None = None,
+) -> Transition:
+    """Run transition ``name`` of ``machine`` on ``ticket``, whatever its kind.
+
+    Checks the state machine (InvalidTransition) and the policy (the transition's
+    action), sets the columns every lifecycle shares from the target state's phase
+    (``is_open``; ``resolved_at`` on resolving, cleared on reopening; ``closed_at`` on
+    closing or cancelling), writes ``values`` (the practice's own fields) in the same
+    change and publishes ``state_changed`` carrying the phase, which is what SLA
+    timers, mail and reports act on. The caller holds the transaction.
+    """
+    t = machine.check(ticket.state, name)
+    require(by, t.action, ticket)
+    now = timezone.now()
+    source, target = machine.state(ticket.state), machine.state(t.target)
+    changes = dict(values or {})
+    changes["state"] = t.target
+    changes["is_open"] = target.is_open
+    if target.phase == Phase.RESOLVED:
+        changes["resolved_at"] = now
+    elif target.phase in (Phase.CLOSED, Phase.CANCELLED):
+        changes["closed_at"] = now
+    elif source.phase != Phase.OPEN:
+        changes["resolved_at"] = None
+        changes["closed_at"] = None
+    apply_changes(
+        ticket,
+        changes,
+        by=by,
+        channel=channel,
+        expected_version=expected_version,
+        event="state_changed",
+        event_data={
+            "transition": name,
+            "from": source.value,
+            "to": target.value,
+            "phase": str(target.phase),
+        },
+    )
+    return t
 
 
 def _concrete_names(obj: models.Model, names: Iterable[str]) -> list[str]:

@@ -9,8 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
-__all__ = ["InvalidTransition", "State", "StateMachine", "Transition"]
+__all__ = ["InvalidTransition", "Phase", "State", "StateMachine", "Transition"]
+
+
+class Phase(StrEnum):
+    """Where a state sits in any lifecycle. Cross-cutting code (SLA timers, mail,
+    search, reports) asks the phase, never a practice's state name: a change's
+    ``rejected`` and an incident's ``cancelled`` are both ``cancelled``."""
+
+    OPEN = "open"  # work to do (new, in progress, on hold, assess, ...)
+    RESOLVED = "resolved"  # done, awaiting confirmation; may reopen
+    CLOSED = "closed"  # done for good
+    CANCELLED = "cancelled"  # will not be done
 
 
 class InvalidTransition(Exception):
@@ -28,8 +40,12 @@ class InvalidTransition(Exception):
 class State:
     value: str
     label: str
-    is_open: bool = True
+    phase: Phase = Phase.OPEN
     colour: str = "grey"  # a CSS token; labels are always shown too
+
+    @property
+    def is_open(self) -> bool:
+        return self.phase == Phase.OPEN
 
 
 @dataclass(frozen=True)
@@ -73,6 +89,9 @@ class StateMachine:
 
     def open_states(self) -> list[str]:
         return [s.value for s in self.states if s.is_open]
+
+    def states_in(self, *phases: Phase) -> list[str]:
+        return [s.value for s in self.states if s.phase in phases]
 
     def allowed(self, state: str, may: Callable[[Transition], bool] | None = None) -> list[str]:
         """Transition names possible from ``state`` (and permitted by ``may``)."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import sys
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig
 from django.db import connection
@@ -26,11 +28,11 @@ from django.views.decorators.http import require_GET
 
 from mainspring.identity.policy import Action, NotVisible, is_agent, require, visible_tickets
 
+from . import registry
 from .middleware import database_unavailable, is_database_outage
-from .models import Attachment, WorkerHeartbeat
+from .models import Attachment, Ticket, WorkerHeartbeat
+from .numbering import parse_number
 from .taskqueue import dead_count
-
-KIND_ROUTES = {"incident": "incidents:detail"}
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -42,8 +44,9 @@ def _wants_json(request: HttpRequest) -> bool:
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """Agents land on their queue, requesters on the portal."""
-    if is_agent(request.user):
-        return redirect("incidents:queue")
+    practices = registry.practices()
+    if is_agent(request.user) and practices:
+        return redirect(practices[0].queue_route)
     return redirect("portal:home")
 
 
@@ -95,7 +98,42 @@ def ticket_redirect(request: HttpRequest, number: str) -> HttpResponse:
         raise Http404
     if not is_agent(request.user):
         return redirect("portal:ticket", number=number.upper())
-    return redirect(KIND_ROUTES.get(ticket.kind, "incidents:detail"), number=number.upper())
+    practice = registry.by_kind(ticket.kind)
+    if practice is None:
+        raise Http404
+    return redirect(practice.detail_route, number=number.upper())
+
+
+@login_required
+@require_GET
+def jump(request: HttpRequest) -> HttpResponse:
+    """The jump box: open a ticket of any kind by number (``PRB0001001``, ``inc1042``,
+    ``#1042``: a bare number is tried against every prefix) or search for the text."""
+    if not is_agent(request.user):
+        raise Http404
+    text = (request.GET.get("q") or "").strip()[:200]
+    named = registry.by_number(text.lstrip("#"))
+    candidates = [named] if named else registry.practices()
+    numbers = {p: parse_number(text, p.prefix) for p in candidates}
+    numbers = {p: n for p, n in numbers.items() if n}
+    if numbers:
+        found = (
+            visible_tickets(request.user, Ticket.objects.filter(number__in=numbers.values()))
+            .order_by("id")
+            .values_list("number", flat=True)
+            .first()
+        )
+        if found:
+            return redirect(registry.by_number(found).detail_route, number=found)
+        for practice, number in numbers.items():
+            messages.warning(request, f"There is no {practice.label.lower()} {number}.")
+    target = named or (candidates[0] if candidates else None)
+    if target is None:
+        return redirect("home")
+    queue_url = reverse(target.queue_route)
+    if not text:
+        return redirect(queue_url)
+    return redirect(f"{queue_url}?{urlencode({'is_open': 'any', 'q': text})}")
 
 
 def attachment_response(user, key) -> FileResponse:

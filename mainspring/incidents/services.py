@@ -314,32 +314,25 @@ def _transition(
     expected_version: int | None,
     values: dict[str, Any] | None = None,
 ) -> Incident:
-    """Run transition ``name``: state machine check, policy check, write, audit, publish."""
-    t = INCIDENT_MACHINE.check(incident.state, name)
-    require(by, t.action, incident)
-    if name == "reopen" and not is_agent(by) and incident.requester_id != by.pk:
-        raise Forbidden("Only the caller or an agent may reopen this incident.")
-    now = timezone.now()
+    """Run transition ``name`` (core.change_state) with the incident's own rules."""
+    if name == "reopen":
+        require(by, INCIDENT_MACHINE.check(incident.state, name).action, incident)
+        if not is_agent(by) and incident.requester_id != by.pk:
+            raise Forbidden("Only the caller or an agent may reopen this incident.")
     values = dict(values or {})
-    values["state"] = t.target
-    values["is_open"] = INCIDENT_MACHINE.state(t.target).is_open
-    if t.target == S.RESOLVED:
-        values["resolved_at"] = now
-    if t.target in (S.CLOSED, S.CANCELLED):
-        values["closed_at"] = now
-    if t.target != S.ON_HOLD and incident.hold_reason:
+    target = INCIDENT_MACHINE.get(name).target
+    if target != S.ON_HOLD and incident.hold_reason:
         values["hold_reason"] = ""
     if name == "reopen":
-        values.update(resolved_at=None, resolution_code=None, resolution_notes="")
-    old_state = incident.state
-    core.apply_changes(
+        values.update(resolution_code=None, resolution_notes="")
+    core.change_state(
         incident,
-        values,
+        INCIDENT_MACHINE,
+        name,
         by=by,
         channel=channel,
         expected_version=expected_version,
-        event="state_changed",
-        event_data={"transition": name, "from": old_state, "to": t.target},
+        values=values,
     )
     return incident
 

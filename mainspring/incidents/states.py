@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mainspring.core.states import State, StateMachine, Transition
+from mainspring.core.states import Phase, State, StateMachine, Transition
 from mainspring.identity.policy import Action
 
 from .models import IncidentState as S
@@ -15,9 +15,9 @@ INCIDENT_MACHINE = StateMachine(
         State(S.NEW, "New", colour="blue"),
         State(S.IN_PROGRESS, "In progress", colour="amber"),
         State(S.ON_HOLD, "On hold", colour="purple"),
-        State(S.RESOLVED, "Resolved", is_open=False, colour="green"),
-        State(S.CLOSED, "Closed", is_open=False, colour="grey"),
-        State(S.CANCELLED, "Cancelled", is_open=False, colour="grey"),
+        State(S.RESOLVED, "Resolved", Phase.RESOLVED, colour="green"),
+        State(S.CLOSED, "Closed", Phase.CLOSED, colour="grey"),
+        State(S.CANCELLED, "Cancelled", Phase.CANCELLED, colour="grey"),
     ],
     transitions=[
         Transition(

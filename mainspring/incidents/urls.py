@@ -2,6 +2,8 @@
 
 from django.urls import path
 
+from mainspring.core import views as core_views
+
 from . import views
 
 app_name = "incidents"
@@ -9,7 +11,8 @@ app_name = "incidents"
 urlpatterns = [
     path("", views.queue, name="queue"),
     path("new/", views.create, name="create"),
-    path("jump/", views.jump, name="jump"),
+    # The jump box is every practice's (core.views.jump); kept here for old links.
+    path("jump/", core_views.jump, name="jump"),
     path("bulk/", views.bulk, name="bulk"),
     path("views/", views.save_view, name="save-view"),
     path("views/<int:view_id>/delete/", views.delete_view, name="delete-view"),

@@ -10,16 +10,13 @@ answer with the ``#incident`` partial and queue filters with the results partial
 from __future__ import annotations
 
 from datetime import datetime
-from functools import wraps
 from itertools import groupby
-from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.formats import date_format
@@ -48,10 +45,10 @@ from mainspring.identity.policy import (
     Forbidden,
     NotVisible,
     can,
-    is_agent,
     require,
     visible_tickets,
 )
+from mainspring.workspace.access import agent_page
 
 from . import queues, services
 from .forms import (
@@ -75,26 +72,8 @@ from .forms import (
     parse_sort,
     priority_label,
 )
-from .models import KIND, PREFIX, Category, HoldReason, Incident, ResolutionCode
+from .models import PREFIX, Category, HoldReason, Incident, ResolutionCode
 from .states import INCIDENT_MACHINE
-
-
-def agent_page(view):
-    """Agents only. Requesters are sent to the portal from the queue, 404 elsewhere."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs):
-        if not is_agent(request.user):
-            if view.__name__ == "queue":
-                try:
-                    return redirect("portal:home")
-                except NoReverseMatch:
-                    pass
-            raise Http404
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _is_partial(request: HttpRequest) -> bool:
@@ -238,23 +217,6 @@ def delete_view(request: HttpRequest, view_id: int) -> HttpResponse:
     else:
         raise Http404
     return redirect("incidents:queue")
-
-
-@agent_page
-@require_GET
-def jump(request: HttpRequest) -> HttpResponse:
-    """Open a ticket by number (``INC0001042``, ``inc1042``, ``#1042``) or search for text."""
-    text = (request.GET.get("q") or "").strip()[:200]
-    queue_url = reverse("incidents:queue")
-    if not text:
-        return redirect(queue_url)
-    number = parse_number(text, PREFIX)
-    if number:
-        found = visible_tickets(request.user, Ticket.objects.filter(kind=KIND, number=number))
-        if found.exists():
-            return redirect("incidents:detail", number=number)
-        messages.warning(request, f"There is no incident {number}.")
-    return redirect(f"{queue_url}?{urlencode({'is_open': 'any', 'q': text})}")
 
 
 # --- Create --------------------------------------------------------------------------

@@ -420,7 +420,9 @@ class SearchResultsSerializer(serializers.Serializer):
 
 class SearchQuerySerializer(serializers.Serializer):
     q = serializers.CharField(max_length=200, help_text="Words to find.")
-    kind = serializers.ChoiceField(choices=list(search.KINDS), required=False, allow_blank=True)
+    kind = serializers.ChoiceField(
+        choices=list(search.searchable_kinds()), required=False, allow_blank=True
+    )
     type = serializers.ChoiceField(
         choices=list(ArticleKind.values),
         required=False,
@@ -450,15 +452,20 @@ class SearchView(APIView):
         if len(q) > search.MAX_QUERY:
             raise ApiError(400, "invalid", "Invalid input.", {"q": ["At most 200 characters."]})
         kind = request.query_params.get("kind")
-        if kind and kind not in search.KINDS:
-            raise ApiError(400, "invalid", "Invalid input.", {"kind": ["article or incident."]})
+        if kind and kind not in search.searchable_kinds():
+            raise ApiError(
+                400,
+                "invalid",
+                "Invalid input.",
+                {"kind": [f"One of: {', '.join(search.searchable_kinds())}."]},
+            )
         filters = SearchFilterForm(request.query_params)
         if not filters.is_valid():
             raise ApiError(400, "invalid", "Invalid input.", dict(filters.errors))
         narrowed = filters.search_kwargs()
         if narrowed:
             # Type, category and tag are articles' fields: only articles can match them.
-            if kind == "incident":
+            if kind and kind != "article":
                 raise ApiError(
                     400, "invalid", "Invalid input.",
                     {"kind": ["type, category and tag filter articles only."]},

@@ -54,6 +54,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 
+from mainspring.core import registry
 from mainspring.identity.policy import is_agent, visible_tickets
 
 from .models import Article
@@ -69,6 +70,8 @@ __all__ = [
     "search",
     "search_articles",
     "search_incidents",
+    "search_tickets",
+    "searchable_kinds",
     "tickets_matching",
 ]
 
@@ -85,7 +88,13 @@ TRIGRAM_MIN_WORD = 4
 # A quoted phrase's words are looked up in the index; the phrase itself is checked on
 # at most this many of those rows per tier.
 PHRASE_SCAN = 500
-KINDS = ("article", "incident")
+
+
+def searchable_kinds() -> tuple[str, ...]:
+    """What search finds: articles, and every registered ticket kind (core.registry)."""
+    return ("article", *registry.kinds())
+
+
 TITLE, HEAD, BODY = 0, 1, 2
 HEADLINE_OPTIONS = f"StartSel={START}, StopSel={STOP}, MaxWords=30, MinWords=12"
 # The body window ts_headline reads: from a little before the first match.
@@ -531,7 +540,15 @@ _PG_TICKET_DOC = (
 
 
 def search_incidents(user, q: str, *, limit: int = 20) -> list[Hit]:
-    """Incidents ``user`` may see whose title or description matches (agents' search).
+    """Incidents ``user`` may see that match (``search_tickets`` for one kind)."""
+    return search_tickets(user, q, kinds=("incident",), limit=limit)
+
+
+def search_tickets(
+    user, q: str, *, kinds: tuple[str, ...] | None = None, limit: int = 20
+) -> list[Hit]:
+    """Tickets of ``kinds`` (default: every practice) that ``user`` may see whose title
+    or description matches (agents' search).
 
     The newest ``CANDIDATES`` matches are ranked (one tier: tickets have no summary).
     """
@@ -540,7 +557,10 @@ def search_incidents(user, q: str, *, limit: int = 20) -> list[Hit]:
     terms = parse_query(q)
     if not terms or limit < 1:
         return []
-    base = visible_tickets(user, Ticket.objects.filter(kind="incident"))
+    kinds = tuple(k for k in (kinds or registry.kinds()) if k != "article")
+    if not kinds:
+        return []
+    base = visible_tickets(user, Ticket.objects.filter(kind__in=kinds))
     k = max(CANDIDATES, limit)
     if _on_postgres():
         tsq = _pg_tsquery(terms)
@@ -599,7 +619,7 @@ def search_incidents(user, q: str, *, limit: int = 20) -> list[Hit]:
         rows = [(tickets[i], r, snippets.get(i)) for i, _tier, r in best if i in tickets]
     return [
         Hit(
-            kind="incident",
+            kind=t.kind,
             number=t.number,
             title=t.title,
             snippet=_mark(snippet),
@@ -613,13 +633,15 @@ def search_incidents(user, q: str, *, limit: int = 20) -> list[Hit]:
 
 
 def search(user, q: str, *, kinds: tuple[str, ...] | None = None, limit: int = 20) -> list[Hit]:
-    """Everything ``user`` may see that matches: articles, plus incidents for agents."""
-    kinds = kinds or KINDS
+    """Everything ``user`` may see that matches: articles, plus tickets of every kind for
+    agents."""
+    kinds = kinds or searchable_kinds()
     hits: list[Hit] = []
     if "article" in kinds:
         hits += search_articles(user, q, limit=limit)
-    if "incident" in kinds and is_agent(user):
-        hits += search_incidents(user, q, limit=limit)
+    ticket_kinds = tuple(k for k in kinds if k != "article")
+    if ticket_kinds and is_agent(user):
+        hits += search_tickets(user, q, kinds=ticket_kinds, limit=limit)
     return hits
 
 

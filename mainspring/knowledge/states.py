@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mainspring.core.states import State, StateMachine, Transition
+from mainspring.core.states import Phase, State, StateMachine, Transition
 
 DRAFT, IN_REVIEW, PUBLISHED, RETIRED = "draft", "in_review", "published", "retired"
 
@@ -11,8 +11,8 @@ ARTICLE_MACHINE = StateMachine(
     states=[
         State(DRAFT, "Draft", colour="grey"),
         State(IN_REVIEW, "In review", colour="amber"),
-        State(PUBLISHED, "Published", is_open=False, colour="green"),
-        State(RETIRED, "Retired", is_open=False, colour="grey"),
+        State(PUBLISHED, "Published", Phase.CLOSED, colour="green"),
+        State(RETIRED, "Retired", Phase.CLOSED, colour="grey"),
     ],
     transitions=[
         Transition(

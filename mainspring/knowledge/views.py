@@ -22,7 +22,7 @@ from mainspring.core.services import AttachmentTooLarge, StaleVersion, TicketVal
 from mainspring.core.states import InvalidTransition
 from mainspring.identity.policy import Forbidden, NotVisible, is_agent, visible_tickets
 from mainspring.incidents.models import Incident
-from mainspring.incidents.views import agent_page
+from mainspring.workspace.access import agent_page
 
 from . import policy, search, services
 from .forms import ArticleFileForm, ArticleForm, FeedbackForm, SearchFilterForm, SendBackForm

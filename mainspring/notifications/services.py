@@ -43,6 +43,7 @@ from django.utils import timezone
 
 from mainspring.core.events import TicketEvent
 from mainspring.core.models import JournalEntry, JournalKind, Ticket
+from mainspring.core.states import Phase
 from mainspring.core.taskqueue import current_task_id, enqueue_many
 from mainspring.identity.models import Membership, User
 from mainspring.identity.policy import Action, can, is_agent
@@ -156,7 +157,7 @@ def _plan(event: TicketEvent) -> str | None:
         return "created"
     if event.name == "commented" and event.data.get("kind") == JournalKind.COMMENT:
         return "commented"
-    if event.name == "state_changed" and event.data.get("to") == "resolved":
+    if event.name == "state_changed" and event.data.get("phase") == Phase.RESOLVED:
         return "resolved"
     if event.name == "assigned" and (
         _new_value(event, "assignee") is not None

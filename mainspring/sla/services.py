@@ -24,6 +24,8 @@ from mainspring.core import services as core
 from mainspring.core.events import TicketEvent, before_create
 from mainspring.core.models import Channel, JournalKind, Ticket
 from mainspring.core.reference_cache import ReferenceCache
+from mainspring.core.registry import phase_of
+from mainspring.core.states import Phase
 from mainspring.identity.models import AssignmentGroup, Membership
 from mainspring.identity.policy import require_configure
 
@@ -363,7 +365,7 @@ def handle_event(event: TicketEvent, now: datetime | None = None) -> None:
 
     if not ticket.is_open:
         for timer in active:
-            _stop(timer, now, cancel=ticket.state == "cancelled")
+            _stop(timer, now, cancel=phase_of(ticket.kind, ticket.state) == Phase.CANCELLED)
             dirty[timer.pk] = timer
         _save(dirty.values(), ticket)
         refresh_ticket_deadlines(ticket, timers)

@@ -15,7 +15,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from mainspring.incidents.views import agent_page
+from mainspring.workspace.access import agent_page
 
 from .forms import ReportForm
 from .report import ComplianceReport, ComplianceRow, compliance
