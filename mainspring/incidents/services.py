@@ -605,3 +605,8 @@ def save_resolution_code(
     code.full_clean(validate_unique=False)
     code.save()
     return code
+
+
+# The names the generic workspace and API call (core.registry: a practice's services).
+create = create_incident
+update = update_incident
