@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from mainspring.identity.policy import Action, Forbidden, is_agent, require
 
-from .events import TicketEvent, publish
+from .events import TicketEvent, prepare_new_ticket, publish
 from .mentions import mentioned_agents
 from .models import (
     Attachment,
@@ -49,6 +49,7 @@ __all__ = [
     "forget_stale_presence",
     "link_tickets",
     "note_presence",
+    "open_ticket",
     "remove_watcher",
     "sanitize_filename",
 ]
@@ -237,6 +238,49 @@ def change_state(
         },
     )
     return t
+
+
+def open_ticket(ticket: Ticket, machine: StateMachine, prefix: str, *, by, channel: str) -> Ticket:
+    """Save a new ticket of any kind: its number, initial state, audit and events.
+
+    ``ticket`` is the practice's unsaved instance with its fields (kind, priority,
+    requester, ...) already set. SLA deadlines are chosen before the INSERT
+    (``prepare_new_ticket``); "created" (and "assigned" when it starts with an owner)
+    are published in the caller's transaction.
+    """
+    from .numbering import next_number
+
+    now = timezone.now()
+    ticket.number = next_number(prefix)
+    ticket.state = machine.initial
+    ticket.is_open = machine.state(machine.initial).is_open
+    ticket.opened_by = by
+    ticket.created_at = ticket.updated_at = now
+    prepare_new_ticket(ticket)
+    ticket.save()
+    write_audit(
+        ticket,
+        {"state": (None, ticket.state), "priority": (None, ticket.priority)},
+        by=by,
+        channel=channel,
+    )
+    events = [TicketEvent("created", ticket.pk, by.pk, channel, ticket=ticket)]
+    if ticket.assignee_id or ticket.assignment_group_id:
+        events.append(
+            TicketEvent(
+                "assigned",
+                ticket.pk,
+                by.pk,
+                channel,
+                changes={
+                    "assignee": (None, ticket.assignee),
+                    "assignment_group": (None, ticket.assignment_group),
+                },
+                ticket=ticket,
+            )
+        )
+    publish(*events)
+    return ticket
 
 
 def _concrete_names(obj: models.Model, names: Iterable[str]) -> list[str]:

@@ -138,8 +138,10 @@ def require_configure(user, what: str) -> None:
         raise Forbidden(f"Only administrators may change {what}.")
 
 
-# One writable-field list per role. Anything else in a payload is refused (400), so a
-# requester cannot set requester, assignee, priority or state by crafting a request.
+# One writable-field list per role, for the fields every ticket has; a practice adds its
+# own (an incident's ``major_incident``, a problem's ``root_cause``). Anything else in a
+# payload is refused (400), so a requester cannot set requester, assignee, priority or
+# state by crafting a request.
 REQUESTER_CREATE_FIELDS = frozenset({"title", "description", "category", "subcategory"})
 AGENT_CREATE_FIELDS = frozenset(
     {
@@ -153,18 +155,23 @@ AGENT_CREATE_FIELDS = frozenset(
         "assignment_group",
         "assignee",
         "channel",
-        "major_incident",
-        "parent",
     }
 )
 AGENT_UPDATE_FIELDS = AGENT_CREATE_FIELDS - {"channel"}
 
 
-def writable_fields(user, *, creating: bool) -> frozenset[str]:
-    """The incident fields ``user`` may set when creating or updating."""
+def writable_fields(
+    user,
+    *,
+    creating: bool,
+    agent_extra: frozenset[str] = frozenset(),
+    requester_extra: frozenset[str] = frozenset(),
+) -> frozenset[str]:
+    """The ticket fields ``user`` may set when creating or updating; ``*_extra`` are the
+    practice's own fields for that role."""
     if not is_agent(user):
-        return REQUESTER_CREATE_FIELDS if creating else frozenset()
-    return AGENT_CREATE_FIELDS if creating else AGENT_UPDATE_FIELDS
+        return (REQUESTER_CREATE_FIELDS | requester_extra) if creating else frozenset()
+    return (AGENT_CREATE_FIELDS if creating else AGENT_UPDATE_FIELDS) | agent_extra
 
 
 def user_is(user: User, *roles: Role) -> bool:

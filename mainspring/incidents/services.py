@@ -18,13 +18,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from mainspring.core import services as core
-from mainspring.core.events import TicketEvent, prepare_new_ticket, publish
 from mainspring.core.models import Channel, JournalKind, Level
-from mainspring.core.numbering import next_number
 from mainspring.core.reference_cache import ReferenceCache
 from mainspring.core.services import StaleVersion, TicketValidationError
 from mainspring.core.states import InvalidTransition
-from mainspring.identity.models import AssignmentGroup, Membership, User
+from mainspring.core.ticket_fields import check_group_membership, clean_ticket_fields
+from mainspring.identity.models import AssignmentGroup, User
 from mainspring.identity.policy import (
     Action,
     Forbidden,
@@ -32,7 +31,6 @@ from mainspring.identity.policy import (
     is_agent,
     require,
     require_configure,
-    writable_fields,
 )
 
 from .models import KIND, PREFIX, Category, HoldReason, Incident, PriorityRule, ResolutionCode
@@ -91,71 +89,17 @@ def calculate_priority(impact: str, urgency: str) -> int:
     return DEFAULT_MATRIX.get((impact, urgency), 5)
 
 
-def _validate_level(name: str, value: Any, errors: dict[str, str]) -> None:
-    if value not in Level.values:
-        errors[name] = f"Choose one of: {', '.join(Level.values)}."
+# The incident's own fields, beyond those every ticket has (core.ticket_fields).
+AGENT_FIELDS = frozenset({"major_incident", "parent"})
 
 
 def _clean(
     data: dict[str, Any], *, by: User, creating: bool, instance: Incident | None = None
 ) -> dict[str, Any]:
     """Check a payload against the actor's writable fields and the data's own rules."""
-    allowed = writable_fields(by, creating=creating)
-    errors: dict[str, str] = {}
-    for name in data:
-        if name not in allowed:
-            errors[name] = "You may not set this field."
-    if errors:
-        raise TicketValidationError(errors)
-    clean: dict[str, Any] = {}
-    if "title" in data or creating:
-        title = (data.get("title") or "").strip()
-        if not title:
-            errors["title"] = "Give a short description of the problem."
-        elif len(title) > 200:
-            errors["title"] = "Keep the short description under 200 characters."
-        clean["title"] = title
-    if "description" in data:
-        description = data.get("description") or ""
-        if len(description) > 65_536:
-            errors["description"] = "Keep the description under 64 KB; attach long logs."
-        clean["description"] = description
-    for name in ("impact", "urgency"):
-        if name in data:
-            _validate_level(name, data[name], errors)
-            clean[name] = data[name]
-    category = data.get("category", instance.category if instance else None)
-    if "category" in data:
-        if category is not None and (not category.active or category.parent_id is not None):
-            errors["category"] = "Choose an active top-level category."
-        clean["category"] = category
-    if "subcategory" in data:
-        sub = data["subcategory"]
-        if sub is not None and (not sub.active or category is None or sub.parent_id != category.pk):
-            errors["subcategory"] = "Choose a subcategory of the chosen category."
-        clean["subcategory"] = sub
-    elif "category" in data and instance is not None and instance.subcategory_id:
-        if instance.subcategory.parent_id != getattr(category, "pk", None):
-            clean["subcategory"] = None
-    if "requester" in data:
-        requester = data["requester"]
-        if requester is None or not requester.is_active:
-            errors["requester"] = "Choose an active user."
-        clean["requester"] = requester
-    if "assignment_group" in data:
-        group = data["assignment_group"]
-        if group is not None and not group.active:
-            errors["assignment_group"] = "Choose an active group."
-        clean["assignment_group"] = group
-    if "assignee" in data:
-        assignee = data["assignee"]
-        if assignee is not None and not (assignee.is_active and is_agent(assignee)):
-            errors["assignee"] = "Only active agents can be assigned."
-        clean["assignee"] = assignee
-    if "channel" in data:
-        if data["channel"] not in Channel.values:
-            errors["channel"] = f"Choose one of: {', '.join(Channel.values)}."
-        clean["channel"] = data["channel"]
+    clean, errors = clean_ticket_fields(
+        data, by=by, creating=creating, instance=instance, agent_extra=AGENT_FIELDS
+    )
     if "major_incident" in data:
         clean["major_incident"] = bool(data["major_incident"])
     if "parent" in data:
@@ -166,15 +110,7 @@ def _clean(
             elif parent.parent_id is not None:
                 errors["parent"] = "Choose a parent that is not itself a child."
         clean["parent"] = parent
-    group = clean.get("assignment_group", instance.assignment_group if instance else None)
-    assignee = clean.get("assignee", instance.assignee if instance else None)
-    if (
-        group is not None
-        and assignee is not None
-        and ("assignee" in clean or "assignment_group" in clean)
-    ):
-        if not Membership.objects.filter(group=group, user=assignee).exists():
-            errors["assignee"] = f"{assignee.name} is not a member of {group.name}."
+    check_group_membership(clean, errors, instance)
     if errors:
         raise TicketValidationError(errors)
     return clean
@@ -194,43 +130,12 @@ def create_incident(*, by: User, channel: str = Channel.UI, **data: Any) -> Inci
         channel = Channel.PORTAL if channel == Channel.UI else channel
         clean["channel"] = channel
     clean.setdefault("channel", channel)
-    now = timezone.now()
     incident = Incident(
-        number=next_number(PREFIX),
         kind=KIND,
-        state=S.NEW,
-        is_open=True,
         priority=calculate_priority(clean["impact"], clean["urgency"]),
-        opened_by=by,
-        created_at=now,
-        updated_at=now,
         **clean,
     )
-    prepare_new_ticket(incident)
-    incident.save()
-    core.write_audit(
-        incident,
-        {"state": (None, S.NEW), "priority": (None, incident.priority)},
-        by=by,
-        channel=channel,
-    )
-    events = [TicketEvent("created", incident.pk, by.pk, channel, ticket=incident)]
-    if incident.assignee_id or incident.assignment_group_id:
-        events.append(
-            TicketEvent(
-                "assigned",
-                incident.pk,
-                by.pk,
-                channel,
-                changes={
-                    "assignee": (None, incident.assignee),
-                    "assignment_group": (None, incident.assignment_group),
-                },
-                ticket=incident,
-            )
-        )
-    publish(*events)
-    return incident
+    return core.open_ticket(incident, INCIDENT_MACHINE, PREFIX, by=by, channel=channel)
 
 
 @transaction.atomic
