@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "mainspring.identity",
     "mainspring.workspace",
     "mainspring.incidents",
+    "mainspring.problems",
     "mainspring.notifications",
     "mainspring.sla",
     "mainspring.portal",

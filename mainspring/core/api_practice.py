@@ -259,8 +259,12 @@ class PracticeViewSet(
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
+    def create_params(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The create service's keyword arguments from the valid body (a hook)."""
+        return data
+
     def _create(self, request) -> Response:
-        data = self._write_data(request, self.create_serializer, creating=True)
+        data = self.create_params(self._write_data(request, self.create_serializer, creating=True))
         # The service takes the intake channel as ``channel`` (an agent logging a phone
         # call says so); by default an API create came through the API.
         channel = data.pop("channel", Channel.API)

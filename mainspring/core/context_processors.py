@@ -14,7 +14,7 @@ def mainspring(request: HttpRequest) -> dict:
     return {
         "is_agent": is_agent(user),
         # The navigation, "New ..." menu and jump box list every registered practice.
-        "practices": registry.practices(),
+        "practices": registry.with_screens(),
         # Taken from the session only by a template that renders it (base.html, the
         # ticket part), so a page part without the marker does not swallow it.
         "drafts_sent": SimpleLazyObject(lambda: take_drafts_sent(request)),

@@ -63,6 +63,9 @@ def _type_problem(field: serializers.Field, value: Any) -> Any:
     if isinstance(field, _NUMBER_FIELDS):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         return None if ok else "Expected a number."
+    if isinstance(field, serializers.RelatedField) and value == "":
+        # DRF reads "" as null for a nullable relation; the schema says a name or null.
+        return "Send null to clear it, or a value."
     if isinstance(field, serializers.PrimaryKeyRelatedField) and _integer_pk(field):
         return None if _is_int(value) else "Expected an id (a whole number)."
     if isinstance(field, _STRING_FIELDS):

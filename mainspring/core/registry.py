@@ -56,7 +56,9 @@ class Practice:
     label_plural: str
     model_path: str
     machine: StateMachine
-    namespace: str
+    # None while a practice has no agent screens yet (API only): the navigation, jump
+    # box and ticket redirect leave it out.
+    namespace: str | None
     services: str
     api_register: str | None = None
     demo: str | None = None
@@ -114,6 +116,11 @@ def unregister(kind: str) -> None:
 def practices() -> list[Practice]:
     """Every registered practice, in navigation order."""
     return sorted(_practices.values(), key=lambda p: (p.order, p.kind))
+
+
+def with_screens() -> list[Practice]:
+    """The practices that have agent screens (a URL namespace), in navigation order."""
+    return [p for p in practices() if p.namespace]
 
 
 def kinds() -> list[str]:

@@ -44,7 +44,7 @@ def _wants_json(request: HttpRequest) -> bool:
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """Agents land on their queue, requesters on the portal."""
-    practices = registry.practices()
+    practices = registry.with_screens()
     if is_agent(request.user) and practices:
         return redirect(practices[0].queue_route)
     return redirect("portal:home")
@@ -99,7 +99,7 @@ def ticket_redirect(request: HttpRequest, number: str) -> HttpResponse:
     if not is_agent(request.user):
         return redirect("portal:ticket", number=number.upper())
     practice = registry.by_kind(ticket.kind)
-    if practice is None:
+    if practice is None or not practice.namespace:
         raise Http404
     return redirect(practice.detail_route, number=number.upper())
 
@@ -113,7 +113,9 @@ def jump(request: HttpRequest) -> HttpResponse:
         raise Http404
     text = (request.GET.get("q") or "").strip()[:200]
     named = registry.by_number(text.lstrip("#"))
-    candidates = [named] if named else registry.practices()
+    if named is not None and not named.namespace:
+        named = None
+    candidates = [named] if named else registry.with_screens()
     numbers = {p: parse_number(text, p.prefix) for p in candidates}
     numbers = {p: n for p, n in numbers.items() if n}
     if numbers:

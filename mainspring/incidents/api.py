@@ -32,7 +32,7 @@ from .models import KIND, Category, HoldReason, Incident, IncidentState, Resolut
 __all__ = ["IncidentViewSet", "register"]
 
 # What a requester is not shown: internal bookkeeping of the service desk.
-AGENT_ONLY_FIELDS = frozenset({"reassignment_count", "sla_breach_at"})
+AGENT_ONLY_FIELDS = frozenset({"reassignment_count", "sla_breach_at", "problem"})
 
 
 class IncidentSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
@@ -67,6 +67,14 @@ class IncidentSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
         allow_null=True,
         help_text="The parent incident's number; null for a requester who may not see it.",
     )
+    problem = serializers.SlugRelatedField(
+        source="caused_by",
+        slug_field="number",
+        read_only=True,
+        allow_null=True,
+        required=False,
+        help_text="Agents only: the number of the problem that causes it; null if none.",
+    )
     reassignment_count = serializers.IntegerField(
         read_only=True, required=False, help_text="Agents only; absent for requesters."
     )
@@ -100,6 +108,7 @@ class IncidentSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
             "resolution_notes",
             "reassignment_count",
             "parent",
+            "problem",
             "version",
             "web_url",
             "created_at",
@@ -190,7 +199,7 @@ class IncidentViewSet(PracticeViewSet):
     create_serializer = IncidentCreateSerializer
     update_serializer = IncidentUpdateSerializer
     filterset_class = IncidentFilter
-    prefetch_related = ("category", "subcategory", "resolution_code", "parent")
+    prefetch_related = ("category", "subcategory", "resolution_code", "parent", "caused_by")
     transition_bodies = {
         "start": EmptySerializer,
         "hold": HoldSerializer,

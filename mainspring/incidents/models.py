@@ -101,3 +101,12 @@ class Incident(Ticket):
     )
     resolution_notes = models.TextField(blank=True)
     reassignment_count = models.PositiveIntegerField(default=0)
+    # The problem that causes it (problem management links and unlinks it). Not called
+    # ``problem``: Ticket's reverse accessor to a problem's row has that name.
+    caused_by = models.ForeignKey(
+        "problems.Problem",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="incidents",
+    )

@@ -51,12 +51,14 @@ from mainspring.identity.policy import Action, can, is_agent
 from .models import Delivery, DeliveryStatus
 
 __all__ = [
+    "Notice",
     "SlaNotice",
     "deliver",
     "header_safe",
     "notifications_suppressed",
     "queue_for_event",
     "queue_for_events",
+    "queue_notices",
     "queue_sla_notice",
     "queue_sla_notices",
     "requeue_stalled",
@@ -480,7 +482,9 @@ def queue_sla_notice(
 
 @dataclass(frozen=True)
 class SlaNotice:
-    """One SLA escalation mail (for ``queue_sla_notices``): its ticket, key and text."""
+    """One mail about a ticket to named users and groups (for ``queue_notices``): an SLA
+    escalation, or a practice's notice such as "the problem behind your incident is
+    resolved". ``key`` makes a repeat a no-op per recipient."""
 
     ticket: Ticket
     key: str  # timer and threshold: a repeat is a no-op
@@ -488,6 +492,15 @@ class SlaNotice:
     body: str
     users: tuple = ()
     groups: tuple = ()  # AssignmentGroup: its mailbox, or else its active agent members
+    event: str = "sla"  # what the delivery is about (its key's first part)
+
+
+Notice = SlaNotice
+
+
+def queue_notices(notices: list[SlaNotice]) -> list[Delivery]:
+    """Queue one-off mails about tickets (``Notice``), as ``queue_sla_notices`` does."""
+    return queue_sla_notices(notices)
 
 
 def queue_sla_notices(notices: list[SlaNotice]) -> list[Delivery]:
@@ -530,8 +543,8 @@ def queue_sla_notices(notices: list[SlaNotice]) -> list[Delivery]:
         body = notice.body.strip() + "\n"
         deliveries.extend(
             Delivery(
-                key=f"sla:{notice.key}:{r.key}"[:255],
-                event="sla",
+                key=f"{notice.event}:{notice.key}:{r.key}"[:255],
+                event=notice.event,
                 ticket=ticket,
                 recipient=r.user,
                 to_address=formataddr((header_safe(r.name, 100), r.address)),

@@ -26,6 +26,7 @@ FIELDS = {
     "requester",
     "assignment_group",
     "assignee",
+    "problem",
     "channel",
     "major_incident",
     "hold_reason",
@@ -95,6 +96,7 @@ def test_requester_creates_own_incident_with_defaults(api_for, requester):
     # Agent-only bookkeeping is not shown to requesters.
     assert "reassignment_count" not in body
     assert "sla_breach_at" not in body
+    assert "problem" not in body
 
 
 @pytest.mark.parametrize(

@@ -299,3 +299,11 @@ def test_weak_and_quoted_etags_still_match(api_for, agent, incident):
         412,
         "stale_version",
     )
+
+
+@pytest.mark.parametrize("field", ["assignee", "requester", "assignment_group"])
+def test_an_empty_string_is_not_null_for_a_reference(api_for, agent, field):
+    # DRF would read "" as null for a nullable relation; the schema says a value or null.
+    response = api_for(agent).post("/api/v1/incidents/", {"title": "x", field: ""}, format="json")
+    assert response.status_code == 400
+    assert field in response.json()["error"]["fields"]

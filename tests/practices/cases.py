@@ -8,7 +8,7 @@ query-count suites by registering.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -26,7 +26,13 @@ class PracticeCase:
     cancel: str = "cancel"
     # Extra create fields only agents may send (a requester sending one gets 400).
     agent_only_field: tuple[str, Any] = ("impact", "high")
-    reference: dict[str, Any] = field(default_factory=dict)
+    # Whether a ticket has a caller an agent names on create (a problem's requester is
+    # the agent who raised it), and whether requesters may create one at all.
+    has_requester: bool = True
+    requesters_create: bool = True
+
+    def on_behalf_of(self, user) -> dict[str, Any]:
+        return {"requester": user.username} if self.has_requester else {}
 
 
 CASES: dict[str, PracticeCase] = {
@@ -40,5 +46,23 @@ CASES: dict[str, PracticeCase] = {
         to_closed=(("close", {}),),
         illegal_first="close",
         agent_only_field=("major_incident", True),
+    ),
+    "problem": PracticeCase(
+        kind="problem",
+        api="/api/v1/problems/",
+        to_resolved=(
+            ("assess", {}),
+            ("analyse", {}),
+            ("fix", {}),
+            (
+                "resolve",
+                {"resolution_code": "fix_applied", "resolution_notes": "Patched the firmware."},
+            ),
+        ),
+        to_closed=(("close", {}),),
+        illegal_first="fix",
+        agent_only_field=("root_cause", "A guess"),
+        has_requester=False,
+        requesters_create=False,
     ),
 }

@@ -15,7 +15,7 @@ def _make(client, case, agent, requester, group, n: int) -> None:
             case.api,
             {
                 "title": f"{case.kind} {i}",
-                "requester": requester.username,
+                **case.on_behalf_of(requester),
                 "assignment_group": group.pk,
                 "assignee": agent.username,
             },

@@ -34,6 +34,7 @@ from mainspring.incidents import services as incident_services
 from mainspring.incidents.models import ResolutionCode
 from mainspring.knowledge import services as knowledge_services
 from mainspring.knowledge.models import KnowledgeReviewer
+from mainspring.problems import services as problem_services
 from mainspring.sla.models import BusinessCalendar, SlaDefinition
 from mainspring.sla.recompute import request_recompute
 
@@ -121,6 +122,7 @@ def build_world() -> World:
         name="Respond in an hour", target="response", duration_seconds=3600, calendar=other_calendar
     )
     view = core_services.save_view(by=agent, name="Mine", query="assignee=me")
+    problem = problem_services.create(by=agent, title="VPN drops", incidents=[incident])
     recompute = request_recompute(by=admin, definition=sla)
     request_recompute(by=admin, calendar=other_calendar)
     # A dead-lettered background task for /api/v1/tasks/{id}/ and its retry.
@@ -146,6 +148,7 @@ def build_world() -> World:
             "view": view,
             "user": agent,
             "task": dead_task,
+            "problem": problem,
         },
     )
 
@@ -216,7 +219,11 @@ def kwarg_value(world: World, route: str, name: str) -> str:
     """A real value for path parameter ``name`` of ``route``."""
     knowledge = ("knowledge/" in route and "incident/" not in route) or "articles" in route
     if name == "number":
+        if "problems" in route:
+            return world.objects["problem"].number
         return world.article.number if knowledge else world.incident.number
+    if name == "incident":
+        return world.incident.number
     if name == "article_number":
         return world.article.number
     if name == "key":
