@@ -73,6 +73,7 @@ __all__ = [
     "search_tickets",
     "searchable_kinds",
     "tickets_matching",
+    "title_terms",
 ]
 
 MAX_QUERY = 200
@@ -240,6 +241,51 @@ def index_ticket(ticket_id: int) -> None:
             "SELECT id, title, description FROM core_ticket WHERE id = %s",
             [ticket_id],
         )
+
+
+# Words too common in ticket titles to say two tickets are alike (SQLite's porter
+# tokenizer keeps stop words; PostgreSQL's English configuration drops these already).
+_TITLE_NOISE = frozenset(
+    "a an and are as at be but by can cannot for from has have i in into is it its my no "
+    "not of on or our please the this to was we when with".split()
+)
+
+
+def title_terms(ticket_ids: list[int]) -> dict[int, list[str]]:
+    """Each ticket's title as the search index sees it: stemmed words, stop words out.
+
+    PostgreSQL stems with the configuration of the ticket index; SQLite reads the ticket
+    FTS5 table's own terms (fts5vocab), so both compare tickets the way search does.
+    """
+    if not ticket_ids:
+        return {}
+    terms: dict[int, list[str]] = {}
+    with connection.cursor() as cursor:
+        if _on_postgres():
+            cursor.execute(
+                "SELECT id, tsvector_to_array(to_tsvector('english'::regconfig, "
+                "coalesce(title, ''))) FROM core_ticket WHERE id = ANY(%s)",
+                [list(ticket_ids)],
+            )
+            for ticket_id, words in cursor.fetchall():
+                terms[ticket_id] = [w for w in words if len(w) > 1]
+            return terms
+        cursor.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.knowledge_ticket_terms "
+            "USING fts5vocab(main, knowledge_ticket_fts, instance)"
+        )
+        for start in range(0, len(ticket_ids), 500):
+            chunk = list(ticket_ids[start : start + 500])
+            marks = ", ".join(["%s"] * len(chunk))
+            cursor.execute(
+                "SELECT doc, term FROM temp.knowledge_ticket_terms "  # noqa: S608 - placeholders only
+                f"WHERE col = 'title' AND doc IN ({marks}) ORDER BY doc, offset",
+                chunk,
+            )
+            for ticket_id, word in cursor.fetchall():
+                if len(word) > 1 and word not in _TITLE_NOISE and not word.isdigit():
+                    terms.setdefault(ticket_id, []).append(word)
+    return terms
 
 
 # -- articles -------------------------------------------------------------------------------

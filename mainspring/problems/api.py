@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -16,10 +16,11 @@ from mainspring.core.json_types import StrictJSONTypes
 from mainspring.core.models import Channel, Level
 from mainspring.core.schema import IF_MATCH
 from mainspring.identity.models import AssignmentGroup, User
-from mainspring.identity.policy import visible_tickets
+from mainspring.identity.policy import is_agent, visible_tickets
 from mainspring.incidents.models import Incident
 
 from . import services
+from .candidates import find_candidates
 from .filters import ProblemFilter
 from .models import KIND, Problem, ProblemResolution, ProblemState
 
@@ -279,5 +280,53 @@ class ProblemViewSet(PracticeViewSet):
         return self._respond(problem)
 
 
+class CandidateIncidentSerializer(serializers.Serializer):
+    number = serializers.CharField()
+    title = serializers.CharField()
+    state = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class CandidateSerializer(serializers.Serializer):
+    category = serializers.IntegerField(source="category.pk", allow_null=True)
+    category_name = serializers.CharField(source="category.__str__", allow_null=True)
+    words = serializers.ListField(child=serializers.CharField())
+    size = serializers.IntegerField()
+    incidents = CandidateIncidentSerializer(many=True)
+
+
+class CandidateQuerySerializer(StrictJSONTypes, serializers.Serializer):
+    days = serializers.IntegerField(min_value=1, max_value=90, required=False, default=30)
+    min_size = serializers.IntegerField(min_value=2, max_value=100, required=False, default=3)
+
+
+class CandidatesSerializer(serializers.Serializer):
+    results = CandidateSerializer(many=True)
+
+
+@extend_schema(tags=["problems"])
+class ProblemCandidateViewSet(viewsets.ViewSet):
+    """Groups of similar recent incidents that no problem explains yet (agents)."""
+
+    @extend_schema(
+        parameters=[CandidateQuerySerializer],
+        responses={200: CandidatesSerializer, 400: OpenApiResponse(description="Bad value.")},
+    )
+    def list(self, request) -> Response:
+        if not is_agent(request.user):
+            raise ApiError(403, "forbidden", "Only agents see problem candidates.")
+        unknown = set(request.query_params) - {"days", "min_size"}
+        if unknown:
+            raise ApiError(
+                400, "invalid", "Unknown query parameter.",
+                {name[:100]: ["Unknown query parameter."] for name in sorted(unknown)[:20]},
+            )  # fmt: skip
+        query = CandidateQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        groups = find_candidates(request.user, **query.validated_data)
+        return Response({"results": CandidateSerializer(groups, many=True).data})
+
+
 def register(router) -> None:
     router.register("problems", ProblemViewSet, basename="problem")
+    router.register("problem-candidates", ProblemCandidateViewSet, basename="problem-candidate")

@@ -136,7 +136,8 @@ def _linked_open_incidents(problem: Problem) -> list[Incident]:
     return list(
         Incident.objects.select_for_update()
         .filter(caused_by_id=problem.pk, is_open=True)
-        .select_related("assignee")
+        # Prefetched, not joined: FOR UPDATE cannot lock the nullable side of a join.
+        .prefetch_related("assignee")
         .order_by("id")
     )
 
