@@ -42,6 +42,7 @@ __all__ = [
     "TicketValidationError",
     "add_attachment",
     "add_journal_entry",
+    "add_system_entries",
     "add_watcher",
     "apply_changes",
     "audit_value",
@@ -52,6 +53,7 @@ __all__ = [
     "open_ticket",
     "remove_watcher",
     "sanitize_filename",
+    "write_audits",
 ]
 
 
@@ -544,3 +546,53 @@ def forget_stale_presence(*, older_than: timedelta = timedelta(hours=1)) -> int:
 
     deleted, _ = Presence.objects.filter(seen_at__lt=timezone.now() - older_than).delete()
     return deleted
+
+
+def add_system_entries(
+    entries: Iterable[tuple[Ticket | int, str]],
+    *,
+    by=None,
+    channel: str = Channel.SYSTEM,
+    kind: str = JournalKind.SYSTEM,
+) -> list[JournalEntry]:
+    """``add_system_entry`` for many tickets in one INSERT: ``entries`` are
+    ``(ticket or ticket id, body)`` pairs, all written with the same author, channel and
+    kind (the SLA sweep's work notes for a whole batch of fired thresholds)."""
+    rows = [
+        JournalEntry(
+            ticket_id=getattr(ticket, "pk", ticket),
+            kind=kind,
+            body=body,
+            author_id=getattr(by, "pk", None),
+            channel=channel,
+        )
+        for ticket, body in entries
+    ]
+    return JournalEntry.objects.bulk_create(rows) if rows else []
+
+
+def write_audits(
+    changes: Mapping[int, Mapping[str, tuple[Any, Any]]],
+    *,
+    by,
+    channel: str,
+) -> None:
+    """``write_audit`` for many tickets in one INSERT: ``changes`` maps a ticket id to
+    its ``{field: (old, new)}`` (a batch of recomputed SLA deadlines, say)."""
+    now = timezone.now()
+    rows = [
+        AuditEntry(
+            ticket_id=ticket_id,
+            field=name,
+            old_value=audit_value(old),
+            new_value=audit_value(new),
+            actor_id=getattr(by, "pk", None),
+            channel=channel,
+            created_at=now,
+        )
+        for ticket_id, fields in changes.items()
+        for name, (old, new) in fields.items()
+        if name not in _NOT_AUDITED
+    ]
+    if rows:
+        AuditEntry.objects.bulk_create(rows)

@@ -49,14 +49,16 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
+from mainspring.core import services as core_services
 from mainspring.core import taskqueue
-from mainspring.core.models import AuditEntry, Channel, Ticket
+from mainspring.core.models import Channel, Ticket
 from mainspring.identity.policy import require_configure
 
 from . import services
@@ -367,19 +369,8 @@ def _recompute_batch(
         by_ticket[timer.ticket_id].append(timer)
     for ticket_id in sorted({t.ticket_id for t in changed}):
         services.refresh_ticket_deadlines(tickets[ticket_id], by_ticket[ticket_id])
-    # What ``core.services.write_audit`` writes, for the whole batch in one insert.
-    AuditEntry.objects.bulk_create(
-        AuditEntry(
-            ticket_id=ticket_id,
-            field=field,
-            old_value=old,
-            new_value=new,
-            actor_id=job.requested_by_id,
-            channel=Channel.SYSTEM,
-            created_at=now,
-        )
-        for ticket_id, changes in audit.items()
-        for field, (old, new) in changes.items()
+    core_services.write_audits(
+        audit, by=SimpleNamespace(pk=job.requested_by_id), channel=Channel.SYSTEM
     )
     return len(changed)
 

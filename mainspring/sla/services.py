@@ -652,10 +652,10 @@ def _act(firings: list[_Firing]) -> list[tuple[dict, SlaTimer]]:
 
     The tickets, their assignees and groups, the groups' managers and the groups named
     by actions are loaded once for the batch; notices go out through
-    ``queue_sla_notices`` and work notes in one insert. Ticket-changing actions (raise
-    priority, reassign) are returned, to run once the timers are saved.
+    ``queue_sla_notices`` and work notes in one insert (``core.add_system_entries``).
+    Ticket-changing actions (raise priority, reassign) are returned, to run once the
+    timers are saved.
     """
-    from mainspring.core.models import JournalEntry
     from mainspring.notifications.services import SlaNotice, queue_sla_notices
 
     if not firings:
@@ -711,16 +711,7 @@ def _act(firings: list[_Firing]) -> list[tuple[dict, SlaTimer]]:
                 text = action.get("text") or (
                     f"SLA “{timer.name}” reached {percent}% of its {timer.target} target."
                 )
-                # What core.add_system_entry writes, for the whole batch at once.
-                notes.append(
-                    JournalEntry(
-                        ticket=ticket,
-                        kind=JournalKind.WORK_NOTE,
-                        body=text,
-                        author=None,
-                        channel=Channel.SYSTEM,
-                    )
-                )
+                notes.append((ticket, text))
             elif kind in ("raise_priority", "reassign"):
                 deferred.append((action, timer))
         if users or groups:
@@ -738,8 +729,7 @@ def _act(firings: list[_Firing]) -> list[tuple[dict, SlaTimer]]:
                     groups=tuple(groups),
                 )
             )
-    if notes:
-        JournalEntry.objects.bulk_create(notes)
+    core.add_system_entries(notes, kind=JournalKind.WORK_NOTE)
     queue_sla_notices(notices)
     return deferred
 

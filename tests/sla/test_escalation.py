@@ -268,3 +268,25 @@ def test_sweep_killed_inside_a_batch_fires_the_rest_once(
     assert SlaEscalation.objects.count() == 20
     assert Delivery.objects.filter(event="sla").count() == 5 * 5
     assert JournalEntry.objects.filter(kind="work_note").count() == 5
+
+
+def test_work_notes_of_a_batch_are_system_work_notes_in_one_insert(
+    clock, agent, service_desk, make_sla
+):
+    """The sweep writes its work notes through core.add_system_entries: internal, no
+    author, channel "system", one INSERT for the batch whatever its size."""
+    from django.test.utils import CaptureQueriesContext
+
+    make_sla(
+        duration_seconds=600,
+        thresholds=[{"percent": 100, "actions": [{"type": "work_note", "text": "Late!"}]}],
+    )
+    incidents = [make_incident(by=agent, assignment_group=service_desk) for _ in range(5)]
+    clock.shift(20 * MIN)
+    with CaptureQueriesContext(connection) as ctx:
+        assert services.sweep() == 5
+    journal = JournalEntry._meta.db_table
+    assert sum(q["sql"].startswith("INSERT") and journal in q["sql"] for q in ctx) == 1
+    notes = JournalEntry.objects.filter(kind="work_note")
+    assert sorted(n.ticket_id for n in notes) == sorted(i.pk for i in incidents)
+    assert {(n.body, n.author_id, n.channel) for n in notes} == {("Late!", None, "system")}
