@@ -29,10 +29,12 @@ __all__ = [
     "by_kind",
     "by_number",
     "by_prefix",
+    "demo_loaders",
     "kinds",
     "phase_of",
     "practices",
     "register",
+    "register_demo",
     "unregister",
 ]
 
@@ -151,6 +153,29 @@ def phase_of(kind: str, state: str) -> Phase:
         return practice.phase(state)
     except KeyError:
         return Phase.OPEN
+
+
+_demo_loaders: dict[str, int] = {}
+
+
+def register_demo(dotted: str, order: int) -> None:
+    """A non-practice app's part of ``mainspring demo`` (SLA definitions, articles...).
+
+    A loader is called as ``loader(people=..., rng=..., **options)`` and may return a
+    few words for the summary. Practices declare theirs as ``Practice.demo``; they run
+    at ``50 + Practice.order``, so an app's setup (order < 50) comes before the tickets
+    and its follow-up (> 200) after them.
+    """
+    _demo_loaders[dotted] = order
+
+
+def demo_loaders() -> list[Callable[..., Any]]:
+    """Every demo loader, in order."""
+    entries = dict(_demo_loaders)
+    for practice in practices():
+        if practice.demo:
+            entries[practice.demo] = 50 + practice.order
+    return [import_string(path) for path, _ in sorted(entries.items(), key=lambda e: e[1])]
 
 
 def each(hook: Callable[[Practice], Any]) -> list[Any]:

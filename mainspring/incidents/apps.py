@@ -25,6 +25,7 @@ class IncidentsConfig(AppConfig):
                 namespace="incidents",
                 services="mainspring.incidents.services",
                 api_register="mainspring.incidents.api.register",
+                demo="mainspring.incidents.demo.load_demo",
                 order=10,
             )
         )

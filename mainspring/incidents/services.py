@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from mainspring.core import services as core
+from mainspring.core.actors import system_user
 from mainspring.core.models import Channel, JournalKind, Level
 from mainspring.core.reference_cache import ReferenceCache
 from mainspring.core.services import StaleVersion, TicketValidationError
@@ -414,17 +415,6 @@ def transition(
     if fn is None:
         raise InvalidTransition(name, incident.state, INCIDENT_MACHINE.allowed(incident.state))
     return fn(incident, by=by, channel=channel, expected_version=expected_version, **params)
-
-
-def system_user() -> User:
-    """The account automatic work is recorded under (auto-close)."""
-    user = User.objects.filter(username="system").first()
-    if user is None:
-        # Active so the policy lets it act, but with no usable password: nobody logs in.
-        user = User(username="system", display_name="Mainspring", role="admin")
-        user.set_unusable_password()
-        user.save()
-    return user
 
 
 def auto_close_resolved(*, now=None, batch: int = 500) -> int:

@@ -193,3 +193,8 @@ def load_demo_articles() -> int:
             services.publish(article, by=manager)
             made += 1
     return made
+
+
+def load_demo(**_: object) -> str:
+    """The knowledge part of ``mainspring demo``."""
+    return f"{load_demo_articles()} articles"

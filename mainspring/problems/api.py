@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -300,6 +300,7 @@ class CandidateQuerySerializer(StrictJSONTypes, serializers.Serializer):
     min_size = serializers.IntegerField(min_value=2, max_value=100, required=False, default=3)
 
 
+@extend_schema_serializer(many=False)  # one object holding the list, not a list
 class CandidatesSerializer(serializers.Serializer):
     results = CandidateSerializer(many=True)
 
@@ -310,7 +311,11 @@ class ProblemCandidateViewSet(viewsets.ViewSet):
 
     @extend_schema(
         parameters=[CandidateQuerySerializer],
-        responses={200: CandidatesSerializer, 400: OpenApiResponse(description="Bad value.")},
+        responses={
+            200: CandidatesSerializer,
+            400: OpenApiResponse(description="Bad value."),
+            403: OpenApiResponse(description="Requesters: problems are agents' work."),
+        },
     )
     def list(self, request) -> Response:
         if not is_agent(request.user):

@@ -24,6 +24,7 @@ class ProblemsConfig(AppConfig):
                 namespace=None,
                 services="mainspring.problems.services",
                 api_register="mainspring.problems.api.register",
+                demo="mainspring.problems.demo.load_demo",
                 order=20,
             )
         )

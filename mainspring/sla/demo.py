@@ -47,3 +47,17 @@ def load_demo_slas() -> list[SlaDefinition]:
             )
             out.append(definition)
     return out
+
+
+def load_demo(**_: object) -> str:
+    """The SLA part of ``mainspring demo``: before any ticket, so their clocks start."""
+    return f"{len(load_demo_slas())} SLAs"
+
+
+def fire_past_thresholds(**_: object) -> None:
+    """After the demo tickets: their history is in the past, so fire the thresholds it
+    has already passed now, silently, so the first sweep on the worker does not mail a
+    backlog of escalations about tickets nobody is working."""
+    from .services import sweep
+
+    sweep()

@@ -20,7 +20,9 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from mainspring.core import registry
 from mainspring.core import services as core
+from mainspring.core.actors import system_user
 from mainspring.core.events import TicketEvent, before_create
 from mainspring.core.models import Channel, JournalKind, Ticket
 from mainspring.core.reference_cache import ReferenceCache
@@ -745,12 +747,17 @@ def _ticket_action(timer: SlaTimer, action: dict) -> None:
         )
     elif action["type"] == "reassign":
         group = AssignmentGroup.objects.filter(pk=action.get("group")).first()
-        if group is not None and group.pk != ticket.assignment_group_id:
-            core.apply_changes(
-                ticket,
-                {"assignment_group": group, "assignee": None},
-                by=actor,
+        practice = registry.by_kind(ticket.kind)
+        if group is not None and group.pk != ticket.assignment_group_id and practice:
+            # Through the practice's own service, so what it keeps about a reassignment
+            # (an incident's reassignment count) stays true.
+            row = practice.model.objects.get(pk=ticket.pk)
+            practice.service.update(
+                row,
+                by=system_user(),
                 channel=Channel.SYSTEM,
+                assignment_group=group,
+                assignee=None,
             )
 
 

@@ -7,10 +7,10 @@ from datetime import timedelta
 from django.core.management import call_command
 from django.utils import timezone
 
+from mainspring.core.actors import system_user
 from mainspring.core.models import BackgroundTask, JournalEntry
 from mainspring.identity.models import AssignmentGroup, Membership, Role, User
 from mainspring.incidents.models import Category, Incident
-from mainspring.incidents.services import system_user
 from mainspring.notifications.models import Delivery
 from mainspring.sla.models import SlaEscalation, SlaTimer
 
@@ -66,6 +66,26 @@ def test_demo_creates_users_groups_categories_and_incidents(db, capsys):
     assert CannedResponse.objects.filter(active=True).count() >= 3
 
 
+def test_demo_problems_explain_incidents_and_publish_a_known_error(db):
+    from mainspring.knowledge.models import Article
+    from mainspring.problems.models import Problem
+
+    call_command("demo", incidents=60, seed=3)
+    problems = {p.title: p for p in Problem.objects.all()}
+    assert len(problems) == 4
+    assert {p.state for p in problems.values()} == {
+        "root_cause_analysis",
+        "fix_in_progress",
+        "resolved",
+    }
+    vpn = problems["VPN concentrator drops tunnels under load"]
+    linked = Incident.objects.filter(caused_by=vpn)
+    assert 1 <= linked.count() <= 5 and all("VPN" in i.title for i in linked)
+    known = next(p for p in problems.values() if p.known_error)
+    article = Article.objects.get(pk=known.known_error_article_id)
+    assert article.state == "published" and article.kind == "known_error"
+
+
 def test_if_empty_loads_once_and_still_prints_logins(db, capsys):
     system_user()  # created by automatic jobs; does not count as data
     call_command("demo", incidents=5, if_empty=True, seed=1)
@@ -90,7 +110,7 @@ def test_if_empty_leaves_real_data_alone_and_prints_no_logins(db, capsys, agent)
 
 
 def test_without_time_machine_timestamps_are_shifted(db, monkeypatch):
-    from mainspring.core.management.commands import demo
+    from mainspring.incidents import demo
 
     original_init = demo.Clock.__init__
 

@@ -8,7 +8,7 @@ import threading
 import pytest
 from django.db import connection
 
-from mainspring.core.models import JournalEntry
+from mainspring.core.models import AuditEntry, JournalEntry
 from mainspring.core.periodic import registry
 from mainspring.notifications.models import Delivery
 from mainspring.sla import services
@@ -69,13 +69,18 @@ def test_raise_priority_and_reassign_actions(clock, agent, make_sla, network_tea
             {"percent": 100, "actions": [{"type": "raise_priority"}]},
         ],
     )
-    incident = make_incident(by=agent, impact="low", urgency="low")
+    incident = make_incident(by=agent, impact="low", urgency="low", assignee=agent)
     before = incident.priority
     clock.shift(11 * MIN)
     assert services.sweep() == 2
     incident.refresh_from_db()
     assert incident.assignment_group == network_team
     assert incident.priority == before - 1
+    # Reassigned through the incident's own service: the assignee is cleared and the
+    # reassignment counted, under the system account.
+    assert incident.assignee is None and incident.reassignment_count == 1
+    moved = AuditEntry.objects.get(ticket=incident, field="assignment_group")
+    assert moved.actor.username == "system" and moved.channel == "system"
 
 
 def test_interrupted_sweep_fires_the_rest_and_none_twice(clock, agent, make_sla):
