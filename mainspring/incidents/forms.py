@@ -18,67 +18,19 @@ from django.db.models import Q
 from django.urls import reverse
 
 from mainspring.core.models import Channel, JournalKind, Level, LinkKind
-from mainspring.core.widgets import SizeLimitedFileInput, use_fast_selects
-from mainspring.identity.models import AssignmentGroup, Role
+from mainspring.core.priority import priority_label
+from mainspring.core.widgets import SizeLimitedFileInput
+from mainspring.identity.models import AssignmentGroup
+from mainspring.workspace.forms import (
+    AccessibleForm,
+    UserChoiceField,
+    agents_queryset,
+)
 
 from .models import Category, HoldReason, ResolutionCode
 from .states import INCIDENT_MACHINE
 
 User = get_user_model()
-
-PRIORITY_LABELS = {1: "Critical", 2: "High", 3: "Moderate", 4: "Low", 5: "Planning"}
-AGENT_ROLES = (Role.AGENT, Role.MANAGER, Role.ADMIN)
-
-
-def priority_label(priority: int) -> str:
-    return f"P{priority} {PRIORITY_LABELS.get(priority, '')}".strip()
-
-
-def agents_queryset():
-    # "system" is the account automatic work is recorded under; nobody assigns to it.
-    return (
-        User.objects.filter(role__in=AGENT_ROLES, is_active=True)
-        .exclude(username="system")
-        .only("id", "username", "display_name", "first_name", "last_name")
-        .order_by("display_name", "username")
-    )
-
-
-class UserChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj) -> str:
-        return f"{obj.name} ({obj.username})" if obj.name != obj.username else obj.username
-
-
-class AccessibleForm(forms.Form):
-    """Django 5.2 marks fields with errors ``aria-invalid`` and points ``aria-describedby``
-    at ``<id>_error``; the templates render the message under that id."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # Agent and group pickers can hold a thousand options each (core.widgets).
-        use_fast_selects(self)
-
-    def apply_errors(
-        self, fields: Mapping[str, list[str]], aliases: Mapping[str, str] | None = None
-    ) -> None:
-        """Put a service's field errors on this form (unknown fields become form errors)."""
-        for name, messages in fields.items():
-            target = (aliases or {}).get(name, name)
-            for message in messages:
-                self.add_error(target if target in self.fields else None, message)
-
-    def error_list(self) -> list[tuple[str | None, str, str]]:
-        """(field id or None, label, message) for the error summary at the top."""
-        out: list[tuple[str | None, str, str]] = []
-        for message in self.non_field_errors():
-            out.append((None, "", message))
-        for name, errors in self.errors.items():
-            if name in self.fields:
-                bound = self[name]
-                for message in errors:
-                    out.append((bound.auto_id, bound.label, message))
-        return out
-
 
 # --- Queue ---------------------------------------------------------------------------
 

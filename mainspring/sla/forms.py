@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from django import forms
 
-from mainspring.incidents.forms import AccessibleForm
+from mainspring.workspace.forms import AccessibleForm
 
 from .calendar import local_to_utc
 from .report import BY_CHOICES, site_time_zone

@@ -249,7 +249,7 @@ def _label(
             out.append(row)
         return out
     if by == "priority":
-        from mainspring.incidents.forms import priority_label
+        from mainspring.core.priority import priority_label
 
         for value, row in rows.items():
             row.key = None if value is None else str(value)
