@@ -15,10 +15,10 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django_filters.fields import IsoDateTimeField
 
-from mainspring.core.parsing import parse_int
+from mainspring.core.numbering import parse_number
 from mainspring.identity.models import AssignmentGroup
 
-from .models import Category, Incident, IncidentState
+from .models import PREFIX, Category, Incident, IncidentState
 
 __all__ = ["IncidentFilter"]
 
@@ -155,7 +155,9 @@ class IncidentFilter(filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        number = value.upper().lstrip("#")
-        if number.startswith("INC") and parse_int(number[3:]) is not None:
+        # The queue's rule (queues.filtered), so the two never disagree: INC1001,
+        # inc0001001 and #1001 are the same incident.
+        number = parse_number(value, PREFIX)
+        if number:
             return queryset.filter(number=number)
         return tickets_matching(queryset, value)

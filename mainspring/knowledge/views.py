@@ -17,11 +17,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from mainspring.core import registry
 from mainspring.core.parsing import parse_int
 from mainspring.core.services import AttachmentTooLarge, StaleVersion, TicketValidationError
 from mainspring.core.states import InvalidTransition
 from mainspring.identity.policy import Forbidden, NotVisible, is_agent, visible_tickets
-from mainspring.incidents.models import Incident
 from mainspring.workspace.access import agent_page
 
 from . import policy, search, services
@@ -375,11 +375,16 @@ def history(request: HttpRequest, number: str) -> HttpResponse:
     )
 
 
-def _incident(request: HttpRequest, number: str) -> Incident:
-    incident = visible_tickets(request.user, Incident.objects.all()).filter(number=number).first()
-    if incident is None:
+def _incident(request: HttpRequest, number: str):
+    """The ticket (any practice's row, from core.registry) the knowledge panel is for."""
+    practice = registry.by_number(number)
+    if practice is None:
         raise Http404
-    return incident
+    ticket = visible_tickets(request.user, practice.model.objects.all()).filter(number=number)
+    found = ticket.first()
+    if found is None:
+        raise Http404
+    return found
 
 
 @agent_page

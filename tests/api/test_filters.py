@@ -177,3 +177,20 @@ def test_out_of_range_datetimes_are_a_400(api_for, agent, value):
     response = api_for(agent).get("/api/v1/incidents/", {"created_after": value})
     assert response.status_code == 400
     assert "created_after" in response.json()["error"]["fields"]
+
+
+@pytest.mark.parametrize("form", ["{short}", "{lower}", "#{digits}", "{digits}", "{number}"])
+def test_q_reads_a_number_as_the_queue_does(api_for, agent, form):
+    # One rule for both: the queue found INC0001001 for "INC1001"; the API used to find
+    # nothing.
+    incident = make_incident(by=agent, title="Anything")
+    make_incident(by=agent, title="Something else")
+    digits = str(int(incident.number[3:]))
+    q = form.format(
+        short=f"INC{digits}", lower=incident.number.lower(), digits=digits, number=incident.number
+    )
+    client = api_for(agent)
+    assert numbers(client.get(url(), {"q": q})) == [incident.number]
+    client.force_login(agent)  # the agent queue, same words
+    page = client.get("/incidents/", {"q": q, "is_open": "any"}).content.decode()
+    assert incident.number in page and "Something else" not in page
