@@ -47,7 +47,7 @@ from .api import (
 )
 from .api_tickets import TicketResourcesMixin
 from .json_types import StrictJSONTypes
-from .models import Channel
+from .models import Channel, Level
 from .schema import IF_MATCH
 
 __all__ = [
@@ -57,6 +57,43 @@ __all__ = [
     "PracticeViewSet",
     "ReasonSerializer",
 ]
+
+
+class TicketSerializer(serializers.ModelSerializer):
+    """How the fields every ticket has read: people by username, groups by id.
+
+    A practice's read serializer subclasses it, declares its ``state`` choices and its
+    own fields, and lists the fields in ``Meta.fields`` (their order is the schema's).
+    """
+
+    impact = serializers.ChoiceField(choices=Level.choices, read_only=True)
+    urgency = serializers.ChoiceField(choices=Level.choices, read_only=True)
+    priority = serializers.IntegerField(read_only=True, min_value=1, max_value=5)
+    channel = serializers.ChoiceField(choices=Channel.choices, read_only=True)
+    requester = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    opened_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    assignment_group = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    web_url = serializers.URLField(read_only=True)
+
+    # What every ticket's answer starts with; a practice's Meta.fields = [*HEAD, ...].
+    HEAD = ("number", "title", "description", "state", "impact", "urgency", "priority")
+
+
+class TicketWriteSerializer(StrictJSONTypes, serializers.Serializer):
+    """What may be sent for the fields every ticket has; which of them a role may set is
+    the policy's call (``core.ticket_fields``). A practice adds its own fields."""
+
+    title = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(max_length=65_536, required=False, allow_blank=True)
+    impact = serializers.ChoiceField(choices=Level.choices, required=False)
+    urgency = serializers.ChoiceField(choices=Level.choices, required=False)
+    assignment_group = serializers.PrimaryKeyRelatedField(
+        queryset=AssignmentGroup.objects.all(), required=False, allow_null=True
+    )
+    assignee = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.all(), required=False, allow_null=True
+    )
 
 
 class AssignSerializer(StrictJSONTypes, serializers.Serializer):

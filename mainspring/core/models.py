@@ -150,6 +150,14 @@ class Ticket(models.Model):
         return settings.BASE_URL + self.get_absolute_url()
 
 
+def ticket_parent_link(kind: str) -> models.OneToOneField:
+    """A practice row's link to its ``Ticket``; the reverse accessor is the kind, so
+    ``ticket.<kind>`` reaches the practice's row from a plain Ticket."""
+    return models.OneToOneField(
+        Ticket, on_delete=models.CASCADE, parent_link=True, primary_key=True, related_name=kind
+    )
+
+
 class NumberSequence(models.Model):
     """Per-kind counter on SQLite; PostgreSQL uses a real sequence (core.numbering)."""
 

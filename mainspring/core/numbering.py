@@ -66,3 +66,21 @@ def parse_number(text: str, prefix: str) -> str | None:
     if value is None:
         return None
     return f"{prefix}{value:0{WIDTH}d}"
+
+
+def sequence_operation(prefix: str):
+    """A migration operation making PostgreSQL's sequence for ``prefix`` (a new practice's
+    numbers); nothing on SQLite, which counts in ``NumberSequence``."""
+    from django.db import migrations
+
+    name = _sequence_name(prefix)
+
+    def forwards(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(f"CREATE SEQUENCE IF NOT EXISTS {name} START {START + 1}")
+
+    def backwards(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(f"DROP SEQUENCE IF EXISTS {name}")
+
+    return migrations.RunPython(forwards, backwards)

@@ -17,7 +17,12 @@ from mainspring.identity.policy import is_agent, writable_fields
 from .models import Channel, Level
 from .services import TicketValidationError
 
-__all__ = ["check_group_membership", "clean_ticket_fields"]
+__all__ = [
+    "assignment_values",
+    "check_group_membership",
+    "clean_ticket_fields",
+    "refuse_edit_when_done",
+]
 
 SHARED = (
     "title",
@@ -114,3 +119,23 @@ def check_group_membership(clean: dict[str, Any], errors: dict[str, str], instan
         and not Membership.objects.filter(group=group, user=assignee).exists()
     ):
         errors["assignee"] = f"{assignee.name} is not a member of {group.name}."
+
+
+def assignment_values(assignment_group=None, assignee=None) -> dict[str, Any]:
+    """What an "assign" action changes: the group and/or the assignee, at least one."""
+    data: dict[str, Any] = {}
+    if assignment_group is not None:
+        data["assignment_group"] = assignment_group
+    if assignee is not None:
+        data["assignee"] = assignee
+    if not data:
+        raise TicketValidationError({"assignee": "Choose a group or an assignee."})
+    return data
+
+
+def refuse_edit_when_done(ticket, label: str, data: dict[str, Any]) -> None:
+    """Fields of a resolved, closed or cancelled ticket stay as they were: reopen first."""
+    if data and not ticket.is_open:
+        raise TicketValidationError(
+            {"state": f"A resolved, closed or cancelled {label} cannot be edited; reopen it."}
+        )

@@ -15,10 +15,16 @@ from rest_framework import permissions, serializers
 
 from mainspring.core.api import FieldsBuiltOnce
 from mainspring.core.api_config import ConfigViewSet, EveryoneReadsAdminsWrite
-from mainspring.core.api_practice import EmptySerializer, PracticeViewSet, ReasonSerializer
+from mainspring.core.api_practice import (
+    EmptySerializer,
+    PracticeViewSet,
+    ReasonSerializer,
+    TicketSerializer,
+    TicketWriteSerializer,
+)
 from mainspring.core.json_types import StrictJSONTypes
-from mainspring.core.models import Channel, Level
-from mainspring.identity.models import AssignmentGroup, User
+from mainspring.core.models import Channel
+from mainspring.identity.models import User
 from mainspring.identity.policy import (
     Action,
     can,
@@ -35,7 +41,7 @@ __all__ = ["IncidentViewSet", "register"]
 AGENT_ONLY_FIELDS = frozenset({"reassignment_count", "sla_breach_at", "problem"})
 
 
-class IncidentSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
+class IncidentSerializer(FieldsBuiltOnce, TicketSerializer):
     """How an incident reads. Related users by username, groups/categories by id.
 
     Requesters get the same shape less the agent-only fields, which the schema
@@ -47,15 +53,7 @@ class IncidentSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     optional_fields = AGENT_ONLY_FIELDS
 
     state = serializers.ChoiceField(choices=IncidentState.choices, read_only=True)
-    impact = serializers.ChoiceField(choices=Level.choices, read_only=True)
-    urgency = serializers.ChoiceField(choices=Level.choices, read_only=True)
-    priority = serializers.IntegerField(read_only=True, min_value=1, max_value=5)
-    channel = serializers.ChoiceField(choices=Channel.choices, read_only=True)
     hold_reason = serializers.CharField(read_only=True, help_text="'' unless on hold.")
-    requester = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    opened_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
-    assignment_group = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     category = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     subcategory = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     resolution_code = serializers.SlugRelatedField(
@@ -78,7 +76,6 @@ class IncidentSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     reassignment_count = serializers.IntegerField(
         read_only=True, required=False, help_text="Agents only; absent for requesters."
     )
-    web_url = serializers.URLField(read_only=True)
     sla_breach_at = serializers.DateTimeField(
         read_only=True,
         required=False,
@@ -89,13 +86,7 @@ class IncidentSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     class Meta:
         model = Incident
         fields = [
-            "number",
-            "title",
-            "description",
-            "state",
-            "impact",
-            "urgency",
-            "priority",
+            *TicketSerializer.HEAD,
             "category",
             "subcategory",
             "requester",
@@ -135,13 +126,9 @@ class IncidentSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
         return data
 
 
-class IncidentWriteSerializer(StrictJSONTypes, FieldsBuiltOnce, serializers.Serializer):
+class IncidentWriteSerializer(FieldsBuiltOnce, TicketWriteSerializer):
     """What may be sent on create/update; which of these a role may set is policy's call."""
 
-    title = serializers.CharField(max_length=200, required=False)
-    description = serializers.CharField(max_length=65_536, required=False, allow_blank=True)
-    impact = serializers.ChoiceField(choices=Level.choices, required=False)
-    urgency = serializers.ChoiceField(choices=Level.choices, required=False)
     category = serializers.PrimaryKeyRelatedField(
         queryset=Category.objects.all(), required=False, allow_null=True
     )
@@ -153,12 +140,6 @@ class IncidentWriteSerializer(StrictJSONTypes, FieldsBuiltOnce, serializers.Seri
         queryset=User.objects.all(),
         required=False,
         help_text="Agents only: log on someone's behalf.",
-    )
-    assignment_group = serializers.PrimaryKeyRelatedField(
-        queryset=AssignmentGroup.objects.all(), required=False, allow_null=True
-    )
-    assignee = serializers.SlugRelatedField(
-        slug_field="username", queryset=User.objects.all(), required=False, allow_null=True
     )
     channel = serializers.ChoiceField(choices=Channel.choices, required=False)
     major_incident = serializers.BooleanField(required=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from mainspring.core.models import Level, Ticket
+from mainspring.core.models import Level, Ticket, ticket_parent_link
 
 PREFIX = "INC"
 KIND = "incident"
@@ -81,13 +81,7 @@ class PriorityRule(models.Model):
 class Incident(Ticket):
     """An unplanned interruption or reduction in quality of an IT service."""
 
-    ticket = models.OneToOneField(
-        Ticket,
-        on_delete=models.CASCADE,
-        parent_link=True,
-        primary_key=True,
-        related_name="incident",
-    )
+    ticket = ticket_parent_link(KIND)
     category = models.ForeignKey(
         Category, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

@@ -23,7 +23,12 @@ from mainspring.core.models import Channel, JournalKind, Level
 from mainspring.core.reference_cache import ReferenceCache
 from mainspring.core.services import StaleVersion, TicketValidationError
 from mainspring.core.states import InvalidTransition
-from mainspring.core.ticket_fields import check_group_membership, clean_ticket_fields
+from mainspring.core.ticket_fields import (
+    assignment_values,
+    check_group_membership,
+    clean_ticket_fields,
+    refuse_edit_when_done,
+)
 from mainspring.identity.models import AssignmentGroup, User
 from mainspring.identity.policy import (
     Action,
@@ -150,10 +155,7 @@ def update_incident(
 ) -> Incident:
     """Change fields. ``expected_version`` guards against lost updates (StaleVersion)."""
     require(by, Action.EDIT, incident)
-    if incident.state not in INCIDENT_MACHINE.open_states() and data:
-        raise TicketValidationError(
-            {"state": "A resolved, closed or cancelled incident cannot be edited; reopen it."}
-        )
+    refuse_edit_when_done(incident, "incident", data)
     clean = _clean(data, by=by, creating=False, instance=incident)
     _check_reassignment(incident, clean, by)
     if "impact" in clean or "urgency" in clean:
@@ -199,13 +201,7 @@ def assign(
 ) -> Incident:
     """Set the group and/or assignee (clearing neither when it is not given)."""
     require(by, Action.ASSIGN, incident)
-    data: dict[str, Any] = {}
-    if assignment_group is not None:
-        data["assignment_group"] = assignment_group
-    if assignee is not None:
-        data["assignee"] = assignee
-    if not data:
-        raise TicketValidationError({"assignee": "Choose a group or an assignee."})
+    data = assignment_values(assignment_group, assignee)
     return update_incident(
         incident, by=by, channel=channel, expected_version=expected_version, **data
     )

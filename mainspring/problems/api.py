@@ -11,11 +11,16 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from mainspring.core.api import ApiError, parse_if_match, reject_unknown, require_object
-from mainspring.core.api_practice import EmptySerializer, PracticeViewSet, ReasonSerializer
+from mainspring.core.api_practice import (
+    EmptySerializer,
+    PracticeViewSet,
+    ReasonSerializer,
+    TicketSerializer,
+    TicketWriteSerializer,
+)
 from mainspring.core.json_types import StrictJSONTypes
-from mainspring.core.models import Channel, Level
+from mainspring.core.models import Channel
 from mainspring.core.schema import IF_MATCH
-from mainspring.identity.models import AssignmentGroup, User
 from mainspring.identity.policy import is_agent, visible_tickets
 from mainspring.incidents.models import Incident
 
@@ -27,18 +32,10 @@ from .models import KIND, Problem, ProblemResolution, ProblemState
 __all__ = ["ProblemViewSet", "register"]
 
 
-class ProblemSerializer(serializers.ModelSerializer):
-    """How a problem reads: people by username, groups and categories by id."""
+class ProblemSerializer(TicketSerializer):
+    """How a problem reads: people by username, groups by id."""
 
     state = serializers.ChoiceField(choices=ProblemState.choices, read_only=True)
-    impact = serializers.ChoiceField(choices=Level.choices, read_only=True)
-    urgency = serializers.ChoiceField(choices=Level.choices, read_only=True)
-    priority = serializers.IntegerField(read_only=True, min_value=1, max_value=5)
-    channel = serializers.ChoiceField(choices=Channel.choices, read_only=True)
-    requester = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    opened_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
-    assignment_group = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     resolution_code = serializers.CharField(
         read_only=True, help_text="'' until resolved: fix_applied, risk_accepted or duplicate."
     )
@@ -48,19 +45,12 @@ class ProblemSerializer(serializers.ModelSerializer):
         allow_null=True,
         help_text="The known-error knowledge article's number, once it is a known error.",
     )
-    web_url = serializers.URLField(read_only=True)
     sla_breach_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = Problem
         fields = [
-            "number",
-            "title",
-            "description",
-            "state",
-            "impact",
-            "urgency",
-            "priority",
+            *TicketSerializer.HEAD,
             "requester",
             "assignment_group",
             "assignee",
@@ -84,19 +74,9 @@ class ProblemSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ProblemWriteSerializer(StrictJSONTypes, serializers.Serializer):
+class ProblemWriteSerializer(TicketWriteSerializer):
     """What may be sent on create/update (agents only: requesters never see problems)."""
 
-    title = serializers.CharField(max_length=200, required=False)
-    description = serializers.CharField(max_length=65_536, required=False, allow_blank=True)
-    impact = serializers.ChoiceField(choices=Level.choices, required=False)
-    urgency = serializers.ChoiceField(choices=Level.choices, required=False)
-    assignment_group = serializers.PrimaryKeyRelatedField(
-        queryset=AssignmentGroup.objects.all(), required=False, allow_null=True
-    )
-    assignee = serializers.SlugRelatedField(
-        slug_field="username", queryset=User.objects.all(), required=False, allow_null=True
-    )
     root_cause = serializers.CharField(max_length=65_536, required=False, allow_blank=True)
     workaround = serializers.CharField(max_length=65_536, required=False, allow_blank=True)
     fix_notes = serializers.CharField(max_length=65_536, required=False, allow_blank=True)

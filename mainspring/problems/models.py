@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from mainspring.core.models import Ticket
+from mainspring.core.models import Ticket, ticket_parent_link
 
 PREFIX = "PRB"
 KIND = "problem"
@@ -36,13 +36,7 @@ class ProblemResolution(models.TextChoices):
 class Problem(Ticket):
     """The cause, or potential cause, of one or more incidents."""
 
-    ticket = models.OneToOneField(
-        Ticket,
-        on_delete=models.CASCADE,
-        parent_link=True,
-        primary_key=True,
-        related_name="problem",
-    )
+    ticket = ticket_parent_link(KIND)
     root_cause = models.TextField(blank=True)
     workaround = models.TextField(blank=True)
     known_error = models.BooleanField(default=False)

@@ -19,7 +19,12 @@ from mainspring.core import services as core
 from mainspring.core.models import Channel, JournalKind, Level
 from mainspring.core.services import StaleVersion, TicketValidationError
 from mainspring.core.states import InvalidTransition
-from mainspring.core.ticket_fields import check_group_membership, clean_ticket_fields
+from mainspring.core.ticket_fields import (
+    assignment_values,
+    check_group_membership,
+    clean_ticket_fields,
+    refuse_edit_when_done,
+)
 from mainspring.identity.models import AssignmentGroup, User
 from mainspring.identity.policy import Action, Forbidden, is_agent, require
 from mainspring.incidents import services as incidents
@@ -96,10 +101,7 @@ def update(
 ) -> Problem:
     """Change fields (root cause, workaround, fix notes, classification...)."""
     require(by, Action.EDIT, problem)
-    if not problem.is_open and data:
-        raise TicketValidationError(
-            {"state": "A resolved, closed or cancelled problem cannot be edited; reopen it."}
-        )
+    refuse_edit_when_done(problem, "problem", data)
     clean = _clean(data, by=by, creating=False, instance=problem)
     if "impact" in clean or "urgency" in clean:
         clean["priority"] = calculate_priority(
@@ -121,13 +123,7 @@ def assign(
 ) -> Problem:
     """Set the group and/or the problem's owner."""
     require(by, Action.ASSIGN, problem)
-    data: dict[str, Any] = {}
-    if assignment_group is not None:
-        data["assignment_group"] = assignment_group
-    if assignee is not None:
-        data["assignee"] = assignee
-    if not data:
-        raise TicketValidationError({"assignee": "Choose a group or an assignee."})
+    data = assignment_values(assignment_group, assignee)
     return update(problem, by=by, channel=channel, expected_version=expected_version, **data)
 
 
